@@ -1,0 +1,3 @@
+"""Alt: a self-hosted RSS knowledge pipeline."""
+
+__version__ = "0.1.0"

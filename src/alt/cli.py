@@ -1,0 +1,101 @@
+"""The `alt` command: run the whole system, run one service, migrate, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from alt.config import ConfigError, Settings, load_settings
+from alt.services import SERVICES, Database
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from alt.platform.http_app import create_app
+    from alt.platform.logging import configure_logging
+
+    spec = SERVICES[args.service]
+    configure_logging(spec.name, settings.log_level)
+    module = importlib.import_module(spec.module)
+    app = create_app(spec, settings, module.parts(settings))
+    config = uvicorn.Config(
+        app,
+        host=args.host or settings.bind_host,
+        port=args.port or settings.service_port(spec.name),
+        proxy_headers=False,  # forwarding headers are never trusted for identity or limits
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from alt.platform.embedded import database_urls
+    from alt.platform.migrate import migrate
+
+    with database_urls(settings) as urls:
+        for database in (Database.APP, Database.AUTH):
+            if args.database in (None, database.value):
+                applied = migrate(urls[database], database)
+                print(f"{database.value}: applied {', '.join(applied) or 'nothing, up to date'}")
+    return 0
+
+
+def _user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from alt.auth.users import create_user_from_cli
+
+    return create_user_from_cli(settings, args.email, admin=args.admin,
+                                password_stdin=args.password_stdin)
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from alt.up import run_up
+
+    return run_up(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alt", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run every service on this machine")
+    up.set_defaults(run=_up)
+
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=list(SERVICES))
+    serve.add_argument("--host", help="address to listen on (default ALT_BIND_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: the port of the service's URL)")
+    serve.set_defaults(run=_serve)
+
+    mig = commands.add_parser("migrate", help="bring the databases' schemas up to date")
+    mig.add_argument("--database", choices=[d.value for d in Database])
+    mig.set_defaults(run=_migrate)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user (asks for the password)")
+    create.add_argument("email")
+    create.add_argument("--admin", action="store_true", help="give the user the admin role")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input instead of asking")
+    create.set_defaults(run=_user_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        return run(args, load_settings())
+    except ConfigError as exc:
+        print(f"alt: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""alt-frontend: the server-rendered web UI."""

@@ -1,0 +1,1 @@
+"""pre-processor-sidecar: Inoreader (Google Reader API) sync into the normal pipeline."""

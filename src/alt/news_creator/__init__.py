@@ -1,0 +1,1 @@
+"""news-creator: the LLM gateway (an Ollama-compatible API and /api/v1/summarize)."""

@@ -1,0 +1,41 @@
+"""PostgreSQL access: one connection pool per service, running as the service's own role."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from alt.config import ConfigError, Settings
+from alt.services import Database, ServiceSpec
+
+
+def database_url(settings: Settings, database: Database) -> str:
+    url = settings.database_url if database is Database.APP else settings.auth_database_url
+    if url is None:
+        name = "DATABASE_URL" if database is Database.APP else "AUTH_DATABASE_URL"
+        raise ConfigError(f"{name}: not set; `alt up` runs an embedded PostgreSQL, "
+                          f"otherwise point {name} at a PostgreSQL database")
+    return str(url)
+
+
+def make_pool(settings: Settings, spec: ServiceSpec) -> AsyncConnectionPool[AsyncConnection]:
+    """A pool whose connections all act as `spec.db_role` (least privilege, even in embedded
+    mode where every service shares one login)."""
+    assert spec.database is not None
+    assert spec.db_role is not None
+    role = spec.db_role
+
+    async def as_service_role(conn: AsyncConnection) -> None:
+        await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        await conn.commit()
+
+    return AsyncConnectionPool(
+        database_url(settings, spec.database),
+        min_size=1,
+        max_size=settings.db_pool_max,
+        kwargs={"row_factory": dict_row},
+        configure=as_service_role,
+        open=False,
+        name=spec.name,
+    )

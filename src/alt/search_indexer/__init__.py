@@ -1,0 +1,1 @@
+"""search-indexer: keeps the search index current and answers /v1/search."""

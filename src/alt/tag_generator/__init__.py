@@ -1,0 +1,1 @@
+"""tag-generator: tags for every article."""

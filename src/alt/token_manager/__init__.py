@@ -1,0 +1,1 @@
+"""auth-token-manager: OAuth2 token refresh for the Inoreader sync."""
