@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ ADMIN_URL = os.environ.get("ALT_TEST_DATABASE_URL",
 
 
 def _with_dbname(url: str, name: str) -> str:
-    return psycopg.conninfo.make_conninfo(url, dbname=name)
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
 @pytest.fixture(scope="session")

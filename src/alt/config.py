@@ -12,7 +12,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, AnyHttpUrl, Field, PostgresDsn, ValidationError, field_validator
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AnyHttpUrl,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alt.services import SERVICES
@@ -36,6 +45,21 @@ def _default_data_dir() -> Path:
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
+def _check_database_url(value: str) -> str:
+    """A postgresql:// URL libpq understands; unlike PostgresDsn this admits socket URLs
+    such as `postgresql://alt@/alt?host=/run/postgresql`."""
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL")
+    try:
+        conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a PostgreSQL URL: {exc}") from None
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
@@ -53,8 +77,8 @@ class Settings(BaseSettings):
     bind_host: str = Field(default="127.0.0.1", validation_alias="ALT_BIND_HOST")
 
     # Stores. No database URL means embedded mode: `alt up` starts a private PostgreSQL.
-    database_url: PostgresDsn | None = Field(default=None, validation_alias="DATABASE_URL")
-    auth_database_url: PostgresDsn | None = Field(default=None,
+    database_url: DatabaseUrl | None = Field(default=None, validation_alias="DATABASE_URL")
+    auth_database_url: DatabaseUrl | None = Field(default=None,
                                                   validation_alias="AUTH_DATABASE_URL")
     db_pool_max: PositiveInt = Field(default=10, validation_alias="ALT_DB_POOL_MAX")
     meilisearch_host: AnyHttpUrl | None = Field(default=None, validation_alias="MEILISEARCH_HOST")

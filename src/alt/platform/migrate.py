@@ -63,7 +63,7 @@ def migrate(url: str, database: Database) -> list[str]:
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
             rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
-            done = dict(rows)
+            done: dict[str, str] = dict(rows)
             for migration in migrations_for(database):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:

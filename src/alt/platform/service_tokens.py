@@ -91,9 +91,9 @@ class ServiceTokens:
         """Return the calling service's name, or raise ServiceTokenError."""
         try:
             caller = jwt.get_unverified_header(token).get("kid")
-            key = self.keys.public.get(caller) if isinstance(caller, str) else None
-            if key is None:
+            if not isinstance(caller, str) or caller not in self.keys.public:
                 raise ServiceTokenError("unknown caller")
+            key = self.keys.public[caller]
             claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=self.service,
                                 issuer=caller, leeway=LEEWAY_S,
                                 options={"require": ["iss", "aud", "iat", "exp"]})

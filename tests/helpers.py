@@ -1,0 +1,76 @@
+"""Helpers for tests that run services for real on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from alt.config import Settings, load_settings
+from alt.platform.http_app import create_app
+from alt.services import SERVICES
+
+URL_ENV = {
+    "auth-service": "AUTH_SERVICE_URL",
+    "alt-backend": "ALT_BACKEND_URL",
+    "alt-frontend": "ALT_FRONTEND_URL",
+    "pre-processor": "PRE_PROCESSOR_URL",
+    "news-creator": "NEWS_CREATOR_URL",
+    "tag-generator": "TAG_GENERATOR_URL",
+    "search-indexer": "SEARCH_INDEXER_URL",
+    "pre-processor-sidecar": "PRE_PROCESSOR_SIDECAR_URL",
+    "auth-token-manager": "AUTH_TOKEN_MANAGER_URL",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def loopback_urls() -> dict[str, str]:
+    """Every service URL setting on a free loopback port."""
+    return {URL_ENV[name]: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
+
+
+def with_overrides(settings: Settings, **overrides: str) -> Settings:
+    values = {
+        "DATABASE_URL": str(settings.database_url),
+        "AUTH_DATABASE_URL": str(settings.auth_database_url),
+        "ALT_SERVICE_KEYS_FILE": str(settings.service_keys_file),
+        "ALT_DATA_DIR": str(settings.data_dir),
+        "ALT_SHUTDOWN_GRACE": "2",
+    }
+    values.update({URL_ENV[name]: settings.service_url(name) for name in SERVICES})
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
+    """Serve the named services with uvicorn on their configured loopback ports."""
+    servers = []
+    for name in names:
+        spec = SERVICES[name]
+        app = create_app(spec, settings, importlib.import_module(spec.module).parts(settings))
+        config = uvicorn.Config(app, host="127.0.0.1", port=settings.service_port(name),
+                                log_config=None, lifespan="on", proxy_headers=False)
+        servers.append(uvicorn.Server(config))
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        for server, task in zip(servers, tasks, strict=True):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.02)
+        yield
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
