@@ -11,9 +11,9 @@ import httpx
 import jwt
 import pytest
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter
 from pydantic import BaseModel
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from alt.config import Settings
 from alt.platform.http_app import ServiceParts, create_app
@@ -21,6 +21,7 @@ from alt.platform.service_client import ServiceClient
 from alt.platform.service_tokens import HEADER, KeyRing, ServiceTokens
 from alt.services import SERVICES
 from tests.helpers import free_port, loopback_urls, running, with_overrides
+
 
 class Item(BaseModel):
     url: str
@@ -217,10 +218,11 @@ async def test_ready_names_what_is_missing(settings: Settings) -> None:
     urls = loopback_urls()
     dead_db = f"postgresql://postgres:postgres@127.0.0.1:{free_port()}/nothing"
     broken = with_overrides(settings, DATABASE_URL=dead_db, **urls)
-    async with running(broken, "alt-backend"):  # its auth-service is not running either
-        async with httpx.AsyncClient(base_url=broken.service_url("alt-backend")) as client:
-            ready = await client.get("/v1/ready", timeout=10)
-            live = await client.get("/v1/live")
+    # Its auth-service is not running either.
+    async with (running(broken, "alt-backend"),
+                httpx.AsyncClient(base_url=broken.service_url("alt-backend")) as client):
+        ready = await client.get("/v1/ready", timeout=10)
+        live = await client.get("/v1/live")
     assert live.status_code == 200
     assert ready.status_code == 503
     body = ready.json()

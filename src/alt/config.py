@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="ALT_LOG_LEVEL")
     shutdown_grace_s: PositiveInt = Field(default=20, validation_alias="ALT_SHUTDOWN_GRACE")
+    up_ready_timeout_s: PositiveInt = Field(default=90, validation_alias="ALT_UP_READY_TIMEOUT")
 
     # Job queue: a worker that misses heartbeats this long is dead and its jobs run again.
     job_heartbeat_s: float = Field(default=5.0, gt=0, validation_alias="ALT_JOB_HEARTBEAT")

@@ -8,9 +8,9 @@ import uuid
 
 import psycopg
 
+from alt.auth.passwords import WeakPassword, hash_password
 from alt.config import Settings
 from alt.platform.embedded import database_urls
-from alt.auth.passwords import WeakPassword, hash_password
 from alt.services import Database
 
 

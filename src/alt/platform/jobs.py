@@ -35,6 +35,7 @@ from alt.services import Database
 
 log = get_logger(__name__)
 
+UPKEEP_STOP_S = 5.0
 POLLING_INTERVAL_S = 5.0
 """How often an idle worker looks for due jobs that no notification announced (retries whose
 wait is over, jobs put back after a crash)."""
@@ -197,13 +198,16 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
         fetch_job_polling_interval=polling_interval_s,
         worker_middleware=[requeue_if_stopped],
     )
-    upkeep = asyncio.create_task(_upkeep(app, settings, queues, worker))
+    stopping = asyncio.Event()
+    upkeep = asyncio.create_task(_upkeep(app, settings, queues, worker, stopping))
     try:
         await worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it bare
     finally:
+        # An event, not only cancel(): a cancellation that lands inside a library's database
+        # call can be swallowed there, and shutdown must not hang on it.
+        stopping.set()
         upkeep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await upkeep
+        await asyncio.wait({upkeep}, timeout=UPKEEP_STOP_S)
         if interrupted:
             # The jobs are back in `todo`; another worker need not wait for its next poll.
             for queue in queues:
@@ -212,18 +216,19 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
 
 
 async def _upkeep(app: procrastinate.App, settings: Settings, queues: list[str],
-                  worker: Worker) -> None:
+                  worker: Worker, stopping: asyncio.Event) -> None:
     """Recover stalled jobs, and keep the worker's heartbeat going until the worker has
     unregistered: procrastinate stops its own heartbeat as soon as shutdown begins, and the
     jobs still finishing during the shutdown grace must not look stalled to other workers."""
-    while True:
+    while not stopping.is_set():
         try:
             if worker.worker_id is not None:
                 await app.job_manager.update_heartbeat(worker.worker_id)
             await recover_stalled_jobs(app, queues, settings.job_stalled_after_s)
         except Exception:
             log.exception("job_upkeep_failed")
-        await asyncio.sleep(settings.job_heartbeat_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), settings.job_heartbeat_s)
 
 
 FINISHED_JOBS_KEPT_H = 72
