@@ -27,7 +27,7 @@ import alt
 from alt.config import Settings
 from alt.platform.db import make_pool
 from alt.platform.errors import error_response, install_error_handlers
-from alt.platform.jobs import make_job_app, run_worker
+from alt.platform.jobs import make_job_app, supervise_worker
 from alt.platform.logging import get_logger
 from alt.platform.middleware import BodyLimit, RequestContext, ServiceAuth
 from alt.platform.service_client import ServiceClient
@@ -95,7 +95,7 @@ def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
                 ctx.jobs = make_job_app(settings, spec.db_role, parts.blueprints)
                 await stack.enter_async_context(ctx.jobs.open_async())
                 worker = asyncio.create_task(
-                    run_worker(ctx.jobs, settings, parts.queues, name=spec.name))
+                    supervise_worker(ctx.jobs, settings, parts.queues, name=spec.name))
                 stack.push_async_callback(_stop, worker)
             log.info("service_started", service=spec.name, version=alt.__version__)
             yield

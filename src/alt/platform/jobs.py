@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import random
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -213,6 +214,30 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
             for queue in queues:
                 with contextlib.suppress(Exception):
                     await wake_workers(app, queue)
+
+
+WORKER_RESTART_MAX_S = 30.0
+
+
+async def supervise_worker(app: procrastinate.App, settings: Settings, queues: list[str],
+                           name: str) -> None:
+    """Run a worker until cancelled, starting it again (after 1 s, 2 s, … 30 s) whenever it
+    stops on its own, as it does when the database goes away."""
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            await run_worker(app, settings, queues, name)
+        except Exception:
+            log.exception("job_worker_failed", queues=queues)
+        this = asyncio.current_task()
+        if this is not None and this.cancelling():
+            raise asyncio.CancelledError  # the worker took our cancellation as its stop signal
+        if time.monotonic() - started > 10 * WORKER_RESTART_MAX_S:
+            delay = 1.0  # it ran well for a while: this is a new failure, not the same one
+        log.warning("job_worker_restarting", queues=queues, in_s=delay)
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, WORKER_RESTART_MAX_S)
 
 
 async def _upkeep(app: procrastinate.App, settings: Settings, queues: list[str],
