@@ -39,6 +39,7 @@ log = get_logger(__name__)
 READY_TIMEOUT_S = 2.0
 
 Check = Callable[["ServiceContext"], Awaitable[None]]
+Lifecycle = Callable[["ServiceContext"], contextlib.AbstractAsyncContextManager[None]]
 
 
 @dataclass
@@ -49,6 +50,9 @@ class ServiceParts:
     blueprints: dict[str, procrastinate.Blueprint] = field(default_factory=dict)
     queues: list[str] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=dict)
+    lifecycles: list[Lifecycle] = field(default_factory=list)
+    """Entered in order once the pool and the job worker run, left in reverse at stop: the
+    service's own long-lived parts (clients, background loops)."""
     not_built: list[str] = field(default_factory=list)
     """Features of this service that do not exist yet; told plainly by /v1/health and the log."""
 
@@ -97,6 +101,8 @@ def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
                 worker = asyncio.create_task(
                     supervise_worker(ctx.jobs, settings, parts.queues, name=spec.name))
                 stack.push_async_callback(_stop, worker)
+            for lifecycle in parts.lifecycles:
+                await stack.enter_async_context(lifecycle(ctx))
             log.info("service_started", service=spec.name, version=alt.__version__)
             yield
         log.info("service_stopped", service=spec.name)
