@@ -1,25 +1,74 @@
-"""The alt-frontend service. Until the reader UI exists, its front page is an honest status page:
-which services are up and what each one does not do yet."""
+"""The alt-frontend service, the only public one: the edge in front of every other service.
+
+It serves the login pages, passes `/api/auth/*` to auth-service and `/api/v1/*` (with a
+verified user token) to alt-backend, and, until the reader UI exists, a status page of the
+services. Every response of its routes carries security headers; state-changing requests from
+other sites are refused; obvious attack probes get 403 and are reported to auth-service's audit
+log; paths it does not serve get 404 (405 for a known path with another method).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from html import escape
+from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.routing import Match
 
+from alt.auth.settings import AuthSettings
+from alt.auth.web import guarded_route
 from alt.config import Settings
+from alt.frontend import pages, proxy
+from alt.frontend.edge import AUTH, Edge, client_ip, edge_of, refuse_cross_site
+from alt.platform.errors import error_response
 from alt.platform.http_app import ServiceContext, ServiceParts
+from alt.platform.logging import get_logger
 from alt.services import SERVICES
+
+log = get_logger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "Cache-Control": "no-store",
 }
+HSTS = "max-age=63072000; includeSubDomains"
+CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
+CORS_HEADERS = "Content-Type, X-CSRF-Token, X-Request-ID"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def response_headers(request: Request) -> dict[str, str]:
+    edge = edge_of(request)
+    headers = dict(SECURITY_HEADERS)
+    if edge.https:
+        headers["Strict-Transport-Security"] = HSTS
+    origin = request.headers.get("origin")
+    if origin and origin.lower() in {o.lower() for o in edge.cfg.cors_origins}:
+        headers.update({"Access-Control-Allow-Origin": origin,
+                        "Access-Control-Allow-Credentials": "true", "Vary": "Origin"})
+    return headers
+
+
+async def report_probe(request: Request, reason: str) -> None:
+    """Tell auth-service's audit log; never let reporting fail the refusal."""
+    ctx: ServiceContext = request.app.state.ctx
+    event = {"event": "probe.blocked", "ip": client_ip(request, edge_of(request)),
+             "reason": reason, "path": request.url.path[:512]}
+    try:
+        await ctx.services.post(AUTH, "/v1/auth/events", json=event, timeout=2.0)
+    except Exception as exc:
+        log.warning("probe_report_failed", error=type(exc).__name__)
 
 
 async def _service_status(ctx: ServiceContext, name: str) -> tuple[str, str]:
@@ -31,8 +80,8 @@ async def _service_status(ctx: ServiceContext, name: str) -> tuple[str, str]:
     return name, ("up; not built yet: " + ", ".join(missing)) if missing else "up"
 
 
-def _router() -> APIRouter:
-    router = APIRouter()
+def _status_router(route_class: type[Any]) -> APIRouter:
+    router = APIRouter(route_class=route_class)
 
     @router.get("/", response_class=HTMLResponse)
     async def status_page(request: Request) -> HTMLResponse:
@@ -46,10 +95,53 @@ def _router() -> APIRouter:
             f"<title>Alt</title><h1>Alt</h1><p>The reader is not built yet. Services:</p>"
             f"<ul>{items}</ul></html>"
         )
-        return HTMLResponse(page, headers=SECURITY_HEADERS)
+        return HTMLResponse(page)
 
     return router
 
 
+def _fallback_router(route_class: type[Any]) -> APIRouter:
+    """Last in line: CORS preflights, then 405 or 404 for everything no route serves."""
+    router = APIRouter(route_class=route_class)
+
+    @router.options("/api/{rest:path}")
+    async def preflight(request: Request) -> Response:
+        origin = request.headers.get("origin", "")
+        if origin.lower() not in {o.lower() for o in edge_of(request).cfg.cors_origins}:
+            return error_response(403, "forbidden", "This origin may not call the API.")
+        return Response(status_code=204, headers={
+            "Access-Control-Allow-Methods": CORS_METHODS,
+            "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": "600"})
+
+    @router.api_route("/{path:path}", methods=ALL_METHODS, include_in_schema=False)
+    async def unknown(path: str, request: Request) -> Response:
+        partial = any(route.matches(request.scope)[0] is Match.PARTIAL
+                      for route in request.app.router.routes)
+        if partial:
+            return error_response(405, "method_not_allowed", "Method Not Allowed")
+        return error_response(404, "not_found", "Not found.")
+
+    return router
+
+
+def _lifespan(edge: Edge) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.edge = edge
+        yield
+
+    return lifespan
+
+
 def parts(settings: Settings) -> ServiceParts:
-    return ServiceParts(routers=[_router()], not_built=["the reader UI"])
+    edge = Edge.build(settings, AuthSettings())
+    route_class = guarded_route(report_probe, response_headers)
+    guarded = [Depends(refuse_cross_site)]
+    routers = [
+        APIRouter(lifespan=_lifespan(edge)),
+        _status_router(route_class),
+        pages.router(route_class, guarded),
+        proxy.router(route_class, guarded),
+        _fallback_router(route_class),
+    ]
+    return ServiceParts(routers=routers, not_built=["the reader UI"])

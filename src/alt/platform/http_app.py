@@ -108,7 +108,9 @@ def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
         log.info("service_stopped", service=spec.name)
 
     app = FastAPI(title=spec.name, version=alt.__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
+                  docs_url=None, redoc_url=None,
+                  # The public edge publishes no schema of itself (AUTH-11).
+                  openapi_url=None if spec.public else "/v1/openapi.json")
     install_error_handlers(app)
     app.include_router(_health_router(spec, settings, parts))
     for router in parts.routers:

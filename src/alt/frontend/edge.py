@@ -1,0 +1,141 @@
+"""The edge: what alt-frontend knows about the browser in front of it and how it speaks for
+that browser to auth-service.
+
+alt-frontend is the only public service. It keeps the session in a cookie
+(`__Host-alt_session`: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, when
+ALT_FRONTEND_URL is https; `alt_session` without Secure on plain-http loopback), passes the
+cookie's value, the CSRF header, Origin, Sec-Fetch-Site, the user agent and the client's address
+to auth-service in headers of its own, and turns auth-service's answers back into cookies.
+Nothing a browser sends in an `X-Alt-*` header is ever passed on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import Request, Response
+
+from alt.auth.context import (
+    CLEAR,
+    CLIENT_IP_HEADER,
+    CLIENT_UA_HEADER,
+    CSRF_HEADER,
+    PRESESSION_HEADER,
+    SESSION_HEADER,
+    SET_PRESESSION_HEADER,
+    SET_SESSION_HEADER,
+)
+from alt.auth.csrf import allowed_origins, cross_site
+from alt.auth.settings import AuthSettings
+from alt.config import Settings
+from alt.platform.errors import AltError
+
+AUTH = "auth-service"
+PASSED_ON = ("content-type", "accept", "origin", "sec-fetch-site")
+KEPT_FROM_UPSTREAM = ("content-type", "retry-after", "cache-control")
+
+
+@dataclass(frozen=True)
+class Edge:
+    settings: Settings
+    cfg: AuthSettings
+    https: bool
+    session_cookie: str
+    presession_cookie: str
+    origins: frozenset[str]
+
+    @classmethod
+    def build(cls, settings: Settings, cfg: AuthSettings) -> Edge:
+        https = settings.alt_frontend_url.scheme == "https"
+        prefix = "__Host-" if https else ""
+        return cls(settings, cfg, https, f"{prefix}alt_session", f"{prefix}alt_presession",
+                   allowed_origins(settings, cfg))
+
+
+def edge_of(request: Request) -> Edge:
+    edge: Edge = request.app.state.edge
+    return edge
+
+
+def client_ip(request: Request, edge: Edge) -> str:
+    """The socket peer; X-Forwarded-For only when that peer is a configured proxy, read from
+    the right, skipping the configured proxies."""
+    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 (no address)
+    if not _trusted(peer, edge):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _trusted(hop, edge):
+            return hop
+    return peer
+
+
+def _trusted(address: str, edge: Edge) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in edge.cfg.trusted_proxies)
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Router dependency: a state-changing request from another site never gets through."""
+    headers = request.headers
+    if cross_site(request.method, headers.get("origin"), headers.get("sec-fetch-site"),
+                  edge_of(request).origins):
+        raise AltError(403, "cross_site", "Requests from other sites are not accepted.")
+
+
+def forwarded_headers(request: Request, edge: Edge, csrf: str | None = None) -> dict[str, str]:
+    """What auth-service learns about the browser: built here, never copied from X-Alt-*."""
+    headers = {name: request.headers[name] for name in PASSED_ON if name in request.headers}
+    headers[CLIENT_IP_HEADER] = client_ip(request, edge)
+    headers[CLIENT_UA_HEADER] = request.headers.get("user-agent", "")[:512]
+    csrf = csrf if csrf is not None else request.headers.get(CSRF_HEADER)
+    values = {SESSION_HEADER: request.cookies.get(edge.session_cookie),
+              PRESESSION_HEADER: request.cookies.get(edge.presession_cookie), CSRF_HEADER: csrf}
+    headers.update({name: value for name, value in values.items() if value})
+    return headers
+
+
+async def call_auth(request: Request, method: str, path: str, *, csrf: str | None = None,
+                    **kwargs: Any) -> httpx.Response:
+    edge = edge_of(request)
+    headers = forwarded_headers(request, edge, csrf) | kwargs.pop("headers", {})
+    services = request.app.state.ctx.services
+    response: httpx.Response = await services.request(AUTH, method, path, headers=headers,
+                                                      **kwargs)
+    return response
+
+
+def relay(upstream: httpx.Response, edge: Edge) -> Response:
+    """auth-service's answer for the browser: body and status as they are, the session
+    instructions turned into cookies, nothing else of its headers."""
+    headers = {name: upstream.headers[name] for name in KEPT_FROM_UPSTREAM
+               if name in upstream.headers}
+    response = Response(upstream.content, status_code=upstream.status_code, headers=headers)
+    apply_cookies(upstream, response, edge)
+    return response
+
+
+def apply_cookies(upstream: httpx.Response, response: Response, edge: Edge) -> None:
+    for header, name in ((SET_SESSION_HEADER, edge.session_cookie),
+                         (SET_PRESESSION_HEADER, edge.presession_cookie)):
+        value = upstream.headers.get(header)
+        if value == CLEAR:
+            clear_cookie(response, name, edge)
+        elif value:
+            token, _, max_age = value.partition("; max-age=")
+            set_cookie(response, name, token, int(max_age or 0), edge)
+
+
+def set_cookie(response: Response, name: str, value: str, max_age_s: int, edge: Edge) -> None:
+    response.set_cookie(name, value, max_age=max_age_s, path="/", secure=edge.https,
+                        httponly=True, samesite="lax")
+
+
+def clear_cookie(response: Response, name: str, edge: Edge) -> None:
+    response.delete_cookie(name, path="/", secure=edge.https, httponly=True, samesite="lax")

@@ -1,0 +1,147 @@
+"""The login and logout pages: plain HTML forms that work without JavaScript.
+
+After login the browser goes to `next`, but only if it is a path on this site: anything that a
+browser could read as another host (`//evil`, `/\\evil`, `https://…`, `javascript:`, encoded or
+with control characters) becomes `/`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from alt.frontend.edge import apply_cookies, call_auth, edge_of
+from alt.platform.errors import AltError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_MAX_NEXT = 2048
+_MESSAGES = {
+    401: "The e-mail address or password is wrong.",
+    403: "The form expired; please try again.",
+    429: "Too many attempts; try again later.",
+}
+
+
+def safe_next(value: str | None) -> str:
+    """A same-site path to go to after login, `/` when `value` is anything else."""
+    if not value or len(value) > _MAX_NEXT:
+        return "/"
+    decoded = value
+    for _ in range(3):  # what a browser or a proxy might decode on the way
+        if not _is_local_path(decoded):
+            return "/"
+        decoded = unquote(decoded)
+    return value if _is_local_path(decoded) else "/"
+
+
+def _is_local_path(value: str) -> bool:
+    if not value.startswith("/") or value.startswith("//") or _CONTROL.search(value):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        raise AltError(415, "unsupported_media_type", "Send the login form as a form.")
+    fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=10)
+    return {key: values[0] for key, values in fields.items()}
+
+
+def login_page(csrf: str, next_path: str, message: str | None = None,
+               status: int = 200) -> HTMLResponse:
+    notice = f"<p role=alert>{escape(message)}</p>" if message else ""
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>Log in · Alt</title><h1>Log in</h1>{notice}"
+        "<form method=post action=/login>"
+        f"<input type=hidden name=csrf_token value='{escape(csrf, quote=True)}'>"
+        f"<input type=hidden name=next value='{escape(next_path, quote=True)}'>"
+        "<p><label>E-mail <input name=email type=email autocomplete=username required></label>"
+        "<p><label>Password <input name=password type=password "
+        "autocomplete=current-password required></label>"
+        "<p><label>Code (if you use two-factor login) <input name=code "
+        "autocomplete=one-time-code inputmode=numeric></label>"
+        "<p><button>Log in</button></form></html>"
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+async def _fresh_form(request: Request, next_path: str, message: str | None = None,
+                      status: int = 200) -> Response:
+    answer = await call_auth(request, "POST", "/v1/auth/csrf")
+    if answer.status_code != 200:
+        response: Response = login_page("", next_path, _MESSAGES[429], 429)
+    else:
+        response = login_page(answer.json()["csrf_token"], next_path, message, status)
+    apply_cookies(answer, response, edge_of(request))
+    return response
+
+
+async def _logged_in(request: Request) -> bool:
+    edge = edge_of(request)
+    token = request.cookies.get(edge.session_cookie)
+    if not token:
+        return False
+    answer = await call_auth(request, "POST", "/v1/auth/validate",
+                             json={"session_token": token[:128]},
+                             headers={"content-type": "application/json"})
+    return answer.status_code == 200
+
+
+def login_url(path: str) -> str:
+    """Where a page that needs a login sends the browser."""
+    return "/login?" + urlencode({"next": safe_next(path)})
+
+
+def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRouter:
+    r = APIRouter(route_class=route_class, tags=["pages"], dependencies=list(dependencies))
+
+    @r.get("/login")
+    async def show_login(request: Request, next: str | None = None) -> Response:
+        if await _logged_in(request):
+            return RedirectResponse(safe_next(next), status_code=303)
+        return await _fresh_form(request, safe_next(next))
+
+    @r.post("/login")
+    async def submit_login(request: Request) -> Response:
+        fields = await form_fields(request)
+        next_path = safe_next(fields.get("next"))
+        credentials = {"email": fields.get("email", "")[:320],
+                       "password": fields.get("password", "")[:1024],
+                       "code": fields.get("code") or None}
+        answer = await call_auth(request, "POST", "/v1/auth/login", json=credentials,
+                                 csrf=fields.get("csrf_token", "")[:128],
+                                 headers={"content-type": "application/json"})
+        if answer.status_code == 200:
+            response: Response = RedirectResponse(next_path, status_code=303)
+        elif answer.status_code == 403:
+            response = await _fresh_form(request, next_path, _MESSAGES[403], 403)
+        else:
+            message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
+            response = login_page(fields.get("csrf_token", ""), next_path, message,
+                                  answer.status_code)
+        apply_cookies(answer, response, edge_of(request))
+        return response
+
+    @r.post("/logout")
+    async def submit_logout(request: Request) -> Response:
+        fields = await form_fields(request)
+        answer = await call_auth(request, "POST", "/v1/auth/logout",
+                                 csrf=fields.get("csrf_token", "")[:128])
+        if answer.status_code != 200:
+            raise AltError(answer.status_code, "logout_failed", "Could not log out; reload "
+                                                                "the page and try again.")
+        response = RedirectResponse("/login", status_code=303)
+        apply_cookies(answer, response, edge_of(request))
+        return response
+
+    return r

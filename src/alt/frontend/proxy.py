@@ -1,0 +1,107 @@
+"""The edge's API: `/api/auth/*` goes to auth-service, `/api/v1/*` to alt-backend.
+
+`/api/auth/user…` maps to auth-service's `/v1/user…`, any other `/api/auth/X` to
+`/v1/auth/X`; auth-service's internal routes (validate, keys, events) are not reachable. For
+`/api/v1/*` the edge asks auth-service to validate the session cookie (and, for a state-changing
+request, the CSRF token), then calls alt-backend with the short-lived user token it got back;
+alt-backend's `/v1/internal/*` routes are not reachable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request, Response
+
+from alt.auth.context import CSRF_HEADER
+from alt.auth.csrf import SAFE_METHODS
+from alt.frontend.edge import call_auth, clear_cookie, edge_of, relay
+from alt.platform.errors import AltError, error_response
+from alt.platform.identity import USER_TOKEN_HEADER
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+INTERNAL_AUTH = frozenset({"validate", "keys", "events"})
+BACKEND = "alt-backend"
+_SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _clean(rest: str) -> str:
+    if not _SEGMENTS.fullmatch(rest) or any(part in {".", ".."} for part in rest.split("/")):
+        raise AltError(404, "not_found", "Not found.")
+    return rest
+
+
+def auth_path(rest: str) -> str:
+    rest = _clean(rest)
+    first = rest.split("/", 1)[0]
+    if first == "user":
+        return f"/v1/{rest}"
+    if first in INTERNAL_AUTH:
+        raise AltError(404, "not_found", "Not found.")
+    return f"/v1/auth/{rest}"
+
+
+def backend_path(rest: str) -> str:
+    rest = _clean(rest)
+    if rest.split("/", 1)[0] == "internal":
+        raise AltError(404, "not_found", "Not found.")
+    return f"/v1/{rest}"
+
+
+def _passthrough(request: Request) -> dict[str, Any]:
+    return {"params": list(request.query_params.multi_items())}
+
+
+async def user_token(request: Request) -> str:
+    """Validate the session cookie with auth-service; the user token for alt-backend."""
+    edge = edge_of(request)
+    session = request.cookies.get(edge.session_cookie)
+    if not session:
+        raise AltError(401, "unauthenticated", "Log in to do this.")
+    unsafe = request.method.upper() not in SAFE_METHODS
+    body = {"session_token": session[:128], "unsafe": unsafe,
+            "csrf_token": (request.headers.get(CSRF_HEADER) or "")[:128] or None}
+    answer = await call_auth(request, "POST", "/v1/auth/validate", json=body,
+                             headers={"content-type": "application/json"})
+    if answer.status_code in (401, 403):
+        data = answer.json()
+        raise AltError(answer.status_code, data.get("code", "unauthenticated"),
+                       data.get("message", "Log in to do this."))
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token
+
+
+def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRouter:
+    r = APIRouter(route_class=route_class, tags=["edge"], dependencies=list(dependencies))
+
+    @r.api_route("/api/auth/{rest:path}", methods=METHODS)
+    async def to_auth(rest: str, request: Request) -> Response:
+        upstream = await call_auth(request, request.method, auth_path(rest),
+                                   content=await request.body(), **_passthrough(request))
+        return relay(upstream, edge_of(request))
+
+    @r.api_route("/api/v1/{rest:path}", methods=METHODS)
+    async def to_backend(rest: str, request: Request) -> Response:
+        path = backend_path(rest)
+        try:
+            token = await user_token(request)
+        except AltError as exc:
+            response = error_response(exc.status, exc.code, exc.message)
+            if exc.status == 401:
+                clear_cookie(response, edge_of(request).session_cookie, edge_of(request))
+            return response
+        headers = {USER_TOKEN_HEADER: token}
+        headers |= {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
+        services = request.app.state.ctx.services
+        upstream: httpx.Response = await services.request(
+            BACKEND, request.method, path, headers=headers, content=await request.body(),
+            **_passthrough(request))
+        kept = {k: v for k, v in upstream.headers.items()
+                if k in ("content-type", "cache-control", "retry-after", "etag")}
+        return Response(upstream.content, status_code=upstream.status_code, headers=kept)
+
+    return r

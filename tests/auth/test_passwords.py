@@ -1,0 +1,116 @@
+"""Passwords (AUTH-07): Argon2id at OWASP strength, rehash on login, huge passwords refused
+before hashing, no 72-byte truncation, and the policy (length, common passwords)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+from argon2 import PasswordHasher
+
+from alt.auth.passwords import VERIFICATIONS, WeakPassword, check_policy, is_common
+from tests.auth.conftest import PASSWORD, Stack
+
+OWASP_MIN_M, OWASP_MIN_T = 19_456, 2
+
+
+def stored_hash(stack: Stack, email: str) -> str:
+    rows = stack.sql("SELECT password_hash FROM users WHERE email = %s", (email,))
+    value: str = rows[0]["password_hash"]
+    return value
+
+
+def parameters(password_hash: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$.+", password_hash)
+    assert match, password_hash
+    m, t, p = (int(group) for group in match.groups())
+    return m, t, p
+
+
+async def test_hashes_are_argon2id_at_least_owasp_strength(stack: Stack) -> None:
+    browser = stack.browser()
+    assert (await browser.register("hash@example.org")).status_code == 202
+    m, t, _p = parameters(stored_hash(stack, "hash@example.org"))
+    assert m >= OWASP_MIN_M
+    assert t >= OWASP_MIN_T
+    assert m * t >= OWASP_MIN_M * OWASP_MIN_T
+
+
+async def test_a_weaker_hash_is_replaced_at_the_next_login(stack: Stack) -> None:
+    stack.make_user("old@example.org")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    stack.sql("UPDATE users SET password_hash = %s WHERE email = 'old@example.org'", (weak,))
+    assert (await stack.browser().login("old@example.org")).status_code == 200
+    rehashed = stored_hash(stack, "old@example.org")
+    assert rehashed != weak
+    assert parameters(rehashed)[0] >= OWASP_MIN_M
+    assert (await stack.browser().login("old@example.org")).status_code == 200
+    assert stored_hash(stack, "old@example.org") == rehashed, "rehashed once"
+
+
+async def test_huge_passwords_are_refused_quickly_without_hashing(stack: Stack) -> None:
+    browser = stack.browser()
+    token = await browser.fetch_csrf()
+    before = VERIFICATIONS._value.get()
+    for size, status in ((1024 * 1024, 413), (4096, 422)):
+        started = time.perf_counter()
+        response = await browser.http.post(
+            "/api/auth/login", json={"email": "hash@example.org", "password": "p" * size},
+            headers={"X-CSRF-Token": token})
+        assert response.status_code == status
+        assert time.perf_counter() - started < 0.1
+        register = await browser.http.post(
+            "/api/auth/register", json={"email": "big@example.org", "password": "p" * size},
+            headers={"X-CSRF-Token": token})
+        assert register.status_code == status
+    assert VERIFICATIONS._value.get() == before
+    assert stack.sql("SELECT 1 FROM users WHERE email = 'big@example.org'") == []
+
+
+async def test_no_truncation_at_72_bytes(stack: Stack) -> None:
+    common = "q7#Lm9$vX2!pR4@wZ8%tK1^bN6&yH3*cF5(dJ0)sG" * 2
+    first, second = common[:72] + "A" * 8, common[:72] + "B" * 8
+    assert len(first.encode()) == len(second.encode()) == 80
+    stack.make_user("long@example.org", first)
+    assert (await stack.browser().login("long@example.org", second)).status_code == 401
+    assert (await stack.browser().login("long@example.org", first)).status_code == 200
+
+
+@pytest.mark.parametrize("password", ["short", "password1234", "Password1234!", "qwerty123456",
+                                      "123qweasdzxc", "iloveyou2024!!", "aaaaaaaaaaaaaaaa",
+                                      "abababababababab"])
+def test_weak_and_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(WeakPassword):
+        check_policy(password)
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "Tr0ub4dor&3-but-longer", "zebra mango 1987 kite"])
+def test_good_passwords_pass(password: str) -> None:
+    check_policy(password)
+    assert not is_common(password)
+
+
+async def test_registration_refuses_weak_passwords(stack: Stack) -> None:
+    response = await stack.browser().register("weak@example.org", "letmein12345")
+    assert response.status_code == 422
+    assert stack.sql("SELECT 1 FROM users WHERE email = 'weak@example.org'") == []
+
+
+def test_cli_creates_an_admin(stack_settings: object, auth_db: str, stack: Stack) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AUTH_DATABASE_URL": auth_db,
+           "DATABASE_URL": stack.settings.database_url or "",
+           "ALT_SERVICE_KEYS_FILE": str(stack.settings.service_keys_file)}
+    done = subprocess.run([".venv/bin/alt", "user", "create", "Cli@Example.ORG", "--admin",
+                           "--password-stdin"], input=PASSWORD + "\n", env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "created admin cli@example.org" in done.stdout
+    assert stack.sql("SELECT role FROM users WHERE email = 'cli@example.org'") == [
+        {"role": "admin"}]
+    weak = subprocess.run([".venv/bin/alt", "user", "create", "weak-cli@example.org",
+                           "--password-stdin"], input="password1234\n", env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert weak.returncode == 1
+    assert "too common" in weak.stderr

@@ -1,0 +1,111 @@
+"""S19 and the concurrency limits inside one client: a stalled host holds at most its own
+slots, healthy hosts finish on time, and the global limit bounds everything."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from alt.platform.egress import FetchError, FetchResult
+from tests.egress.conftest import MakeClient, fast_limits
+from tests.egress.support import CertAuthority, Origin
+
+
+async def _timed(coro: asyncio.Future[FetchResult] | object) -> tuple[float, object]:
+    started = time.monotonic()
+    try:
+        outcome: object = await coro  # type: ignore[misc]
+    except FetchError as exc:
+        outcome = exc
+    return time.monotonic() - started, outcome
+
+
+async def test_s19_stalled_host_does_not_stall_the_others(
+    make_client: MakeClient, origin: Origin, ca: CertAuthority
+) -> None:
+    client = make_client(
+        fast_limits(
+            ca.ca_file,
+            read_timeout_s=3.0,
+            deadline_feed_s=3.0,
+            per_host_concurrency=2,
+            global_concurrency=8,
+        )
+    )
+    per_host = client.limits.per_host_concurrency
+    stalled = [
+        asyncio.create_task(_timed(client.fetch("http://stalled.example/stall", kind="feed")))
+        for _ in range(20)
+    ]
+    await asyncio.sleep(0.2)  # the stalled fetches are all waiting before the healthy ones start
+    healthy = [
+        asyncio.create_task(
+            _timed(client.fetch(f"http://h{i}.example/slow-ok?delay=0.05", kind="feed"))
+        )
+        for i in range(40)
+    ]
+    healthy_results = await asyncio.gather(*healthy)
+    assert all(isinstance(outcome, FetchResult) for _, outcome in healthy_results)
+    # Every healthy fetch finished long before the stalled host's read timeout.
+    assert max(elapsed for elapsed, _ in healthy_results) < 1.5
+    assert not any(task.done() for task in stalled)
+
+    stalled_results = await asyncio.gather(*stalled)
+    assert all(isinstance(o, FetchError) and o.reason == "timeout" for _, o in stalled_results)
+    assert origin.max_active["stalled.example"] == per_host
+    assert len([r for r in origin.requests if r.host == "stalled.example"]) == per_host
+    # The ones that never got a slot say so.
+    messages = [o.message for _, o in stalled_results if isinstance(o, FetchError)]
+    assert sum("no free connection slot for stalled.example" in m for m in messages) == 18
+
+
+async def test_global_limit_bounds_all_hosts(
+    make_client: MakeClient, origin: Origin, ca: CertAuthority
+) -> None:
+    client = make_client(fast_limits(ca.ca_file, global_concurrency=3, per_host_concurrency=2))
+    results = await asyncio.gather(
+        *(client.fetch(f"http://g{i}.example/slow-ok?delay=0.1", kind="feed") for i in range(12))
+    )
+    assert len(results) == 12
+    assert origin.max_active_total == client.limits.global_concurrency
+
+
+async def test_waiting_for_a_global_slot_does_not_eat_the_deadline(
+    make_client: MakeClient, origin: Origin, ca: CertAuthority
+) -> None:
+    """Queued behind the process's own work, a fetch still gets its whole deadline."""
+    client = make_client(fast_limits(ca.ca_file, global_concurrency=1, deadline_icon_s=0.8))
+    results = await asyncio.gather(
+        *(client.fetch(f"http://q{i}.example/slow-ok?delay=0.3", kind="icon") for i in range(5))
+    )
+    assert len(results) == 5
+    assert origin.max_active_total == 1
+
+
+async def test_per_host_limit_is_per_name(
+    make_client: MakeClient, origin: Origin, ca: CertAuthority
+) -> None:
+    client = make_client(fast_limits(ca.ca_file, per_host_concurrency=1, global_concurrency=10))
+    await asyncio.gather(
+        *(client.fetch("http://one.example/slow-ok?delay=0.1", kind="feed") for _ in range(3)),
+        *(client.fetch("http://two.example/slow-ok?delay=0.1", kind="feed") for _ in range(3)),
+    )
+    assert origin.max_active["one.example"] == 1
+    assert origin.max_active["two.example"] == 1
+    assert origin.max_active_total == 2
+
+
+@pytest.mark.parametrize("cancel_after", [0.05, 0.3])
+async def test_cancelled_fetches_release_their_slots(
+    cancel_after: float, make_client: MakeClient, origin: Origin, ca: CertAuthority
+) -> None:
+    client = make_client(fast_limits(ca.ca_file, per_host_concurrency=1, global_concurrency=1))
+    task = asyncio.create_task(client.fetch("http://c.example/stall", kind="feed"))
+    await asyncio.sleep(cancel_after)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    result = await client.fetch("http://c.example/feed.xml", kind="feed")
+    assert result.status == 200
