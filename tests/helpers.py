@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from alt.config import Settings, load_settings
 from alt.platform.http_app import create_app
@@ -55,13 +56,23 @@ def with_overrides(settings: Settings, **overrides: str) -> Settings:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
     """Serve the named services with uvicorn on their configured loopback ports."""
-    servers = []
+    apps = {}
     for name in names:
         spec = SERVICES[name]
-        app = create_app(spec, settings, importlib.import_module(spec.module).parts(settings))
-        config = uvicorn.Config(app, host="127.0.0.1", port=settings.service_port(name),
-                                log_config=None, lifespan="on", proxy_headers=False)
-        servers.append(uvicorn.Server(config))
+        apps[settings.service_port(name)] = create_app(
+            spec, settings, importlib.import_module(spec.module).parts(settings))
+    async with serving(apps):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serving(apps: dict[int, ASGIApp]) -> AsyncIterator[None]:
+    """Serve each ASGI app with uvicorn on its loopback port until the block ends."""
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                      lifespan="on", proxy_headers=False))
+        for port, app in apps.items()
+    ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
         for server, task in zip(servers, tasks, strict=True):

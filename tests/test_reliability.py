@@ -140,7 +140,7 @@ def test_the_embedded_database_keeps_every_commit(
     _, urls = embedded
     with psycopg.connect(urls[Database.APP]) as conn:
         for name in ("fsync", "full_page_writes", "synchronous_commit"):
-            row = conn.execute(f"SHOW {name}").fetchone()  # noqa: S608 - fixed names
+            row = conn.execute(f"SHOW {name}").fetchone()
             assert row == ("on",), name
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from alt.config import ConfigError, Settings
@@ -19,14 +21,19 @@ def database_url(settings: Settings, database: Database) -> str:
     return str(url)
 
 
-def make_pool(settings: Settings, spec: ServiceSpec) -> AsyncConnectionPool[AsyncConnection]:
+Connection: TypeAlias = AsyncConnection[DictRow]
+Pool: TypeAlias = AsyncConnectionPool[Connection]
+"""Every service's pool hands out connections whose rows are dicts."""
+
+
+def make_pool(settings: Settings, spec: ServiceSpec) -> Pool:
     """A pool whose connections all act as `spec.db_role` (least privilege, even in embedded
     mode where every service shares one login)."""
     assert spec.database is not None
     assert spec.db_role is not None
     role = spec.db_role
 
-    async def as_service_role(conn: AsyncConnection) -> None:
+    async def as_service_role(conn: Connection) -> None:
         await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
         await conn.commit()
 
@@ -34,6 +41,7 @@ def make_pool(settings: Settings, spec: ServiceSpec) -> AsyncConnectionPool[Asyn
         database_url(settings, spec.database),
         min_size=1,
         max_size=settings.db_pool_max,
+        connection_class=Connection,
         kwargs={"row_factory": dict_row},
         configure=as_service_role,
         open=False,

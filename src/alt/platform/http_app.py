@@ -20,12 +20,10 @@ import procrastinate
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 import alt
 from alt.config import Settings
-from alt.platform.db import make_pool
+from alt.platform.db import Pool, make_pool
 from alt.platform.errors import error_response, install_error_handlers
 from alt.platform.jobs import make_job_app, supervise_worker
 from alt.platform.logging import get_logger
@@ -65,7 +63,7 @@ class ServiceContext:
     settings: Settings
     tokens: ServiceTokens
     services: ServiceClient
-    pool: AsyncConnectionPool[AsyncConnection] | None = None
+    pool: Pool | None = None
     jobs: procrastinate.App | None = None
 
 

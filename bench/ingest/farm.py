@@ -1,0 +1,183 @@
+"""A feed farm on loopback: N generated feeds of ~20 items each, with ETags, served by one
+process. Clients see every feed on a host of its own (`f<n>.farm.test`, which the readers'
+resolver maps to 127.0.0.1), so per-host politeness applies as it would on the internet.
+
+Some feeds misbehave, chosen by feed number: slow, failing, rate-limited, redirecting,
+gzip'd, huge or malformed. `POST /round` moves the farm to the next round, in which one feed
+in ten has new items and the rest answer 304 to a matching If-None-Match.
+
+Run: python -m bench.ingest.farm --feeds 1000 --port 8765
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from functools import lru_cache
+from typing import Any
+
+import uvicorn
+
+ITEMS = 20
+SLOW_S = 2.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    slow: bool
+    failing: bool
+    limited: bool
+    redirecting: bool
+    gzipped: bool
+    huge: bool
+    malformed: bool
+
+    @property
+    def healthy(self) -> bool:
+        """Answers with a feed that every reader should store in full."""
+        return not (self.failing or self.limited or self.malformed)
+
+
+def kind_of(feed: int) -> Kind:
+    return Kind(slow=feed % 100 == 7, failing=feed % 100 == 13, limited=feed % 100 == 29,
+                redirecting=feed % 50 == 3, gzipped=feed % 5 == 1, huge=feed % 1000 == 999,
+                malformed=feed % 100 == 41)
+
+
+FARM_DOMAIN = "farm.test"
+
+
+def url_of(feed: int, port: int) -> str:
+    return f"http://f{feed}.{FARM_DOMAIN}:{port}/feed/{feed}"
+
+
+def site_of(feed: int, port: int) -> str:
+    """A web page that names its feed by autodiscovery."""
+    return f"http://f{feed}.{FARM_DOMAIN}:{port}/site/{feed}"
+
+
+def changes_in(feed: int, round_: int) -> bool:
+    return round_ > 1 and feed % 10 == round_ % 10
+
+
+def version_of(feed: int, round_: int) -> int:
+    return sum(1 for r in range(2, round_ + 1) if changes_in(feed, r))
+
+
+def items_of(feed: int, version: int) -> int:
+    """Items in a feed at a version: each version adds 2 new items (the newest 20 are served)."""
+    return ITEMS + 2 * version
+
+
+@lru_cache(maxsize=4096)
+def render(feed: int, version: int, huge: bool) -> bytes:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    total = items_of(feed, version)
+    items = []
+    for n in range(total - ITEMS, total):
+        when = format_datetime(base + timedelta(hours=n))
+        padding = ("<p>" + "lorem ipsum dolor sit amet " * 400 + "</p>") if huge else ""
+        items.append(
+            f"<item><title>Feed {feed} item {n}</title>"
+            f"<link>https://news.example/{feed}/{n}</link><guid>f{feed}-i{n}</guid>"
+            f"<pubDate>{when}</pubDate><description><![CDATA[<p>Story {n} of feed {feed}: "
+            f"<a href=\"https://news.example/{feed}/{n}\">read</a> with <b>markup</b>.</p>"
+            f"{padding}]]></description></item>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Feed {feed}</title><link>https://news.example/{feed}/</link>"
+            f"<description>Generated feed {feed}</description>{''.join(items)}"
+            f"</channel></rss>").encode()
+
+
+class Farm:
+    def __init__(self) -> None:
+        self.round = 1
+        self.hits: Counter[str] = Counter()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path: str = scope["path"]
+        self.hits[path] += 1
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if path == "/round" and scope["method"] == "POST":
+            self.round += 1
+            await _answer(send, 200, str(self.round).encode(), [])
+            return
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "site" and parts[1].isdigit():
+            page = (f'<!doctype html><html><head><title>Site {parts[1]}</title>'
+                    f'<link rel="alternate" type="application/rss+xml" href="/feed/{parts[1]}">'
+                    f'</head><body><p>Welcome</p></body></html>').encode()
+            await _answer(send, 200, page, [(b"content-type", b"text/html; charset=utf-8")])
+            return
+        if len(parts) < 2 or parts[0] != "feed" or not parts[1].isdigit():
+            await _answer(send, 404, b"no such feed", [])
+            return
+        await self.feed(send, int(parts[1]), final=parts[2:] == ["real"], headers=headers)
+
+    async def feed(self, send: Any, feed: int, *, final: bool, headers: dict[str, str]) -> None:
+        kind = kind_of(feed)
+        if kind.slow:
+            await asyncio.sleep(SLOW_S)
+        if kind.failing:
+            await _answer(send, 500, b"internal error", [])
+            return
+        if kind.limited:
+            await _answer(send, 429, b"slow down", [(b"retry-after", b"3600")])
+            return
+        if kind.redirecting and not final:
+            await _answer(send, 301, b"", [(b"location", f"/feed/{feed}/real".encode())])
+            return
+        if kind.malformed:
+            await _answer(send, 200, b"<html><body><p>Oops: not a feed</p></body></html>", [
+                (b"content-type", b"application/rss+xml")])
+            return
+        version = version_of(feed, self.round)
+        etag = '"' + hashlib.sha1(f"{feed}:{version}".encode()).hexdigest()[:16] + '"'  # noqa: S324
+        if headers.get("if-none-match") == etag:
+            await _answer(send, 304, b"", [(b"etag", etag.encode())])
+            return
+        body = render(feed, version, kind.huge)
+        extra = [(b"etag", etag.encode()), (b"content-type", b"application/rss+xml")]
+        if kind.gzipped and "gzip" in headers.get("accept-encoding", ""):
+            body = gzip.compress(body, 1)
+            extra.append((b"content-encoding", b"gzip"))
+        await _answer(send, 200, body, extra)
+
+
+async def _answer(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def expected_items(feeds: int, round_: int) -> int:
+    """Distinct items a complete reader holds after `round_` rounds."""
+    total = 0
+    for feed in range(feeds):
+        if kind_of(feed).healthy:
+            total += items_of(feed, version_of(feed, round_))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    config = uvicorn.Config(Farm(), host="127.0.0.1", port=args.port, log_level="warning",
+                            access_log=False, backlog=4096)
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

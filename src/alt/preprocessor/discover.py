@@ -1,0 +1,88 @@
+"""From what a user typed to a stored feed: fetch it; if it is a web page, find its feed by
+autodiscovery or the usual paths; store the feed and its first entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from alt.feeds.discover import COMMON_FEED_PATHS, discover_feed_links
+from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.platform.db import Pool
+from alt.platform.egress import EgressClient, FetchError, FetchResult
+from alt.preprocessor import schedule, store
+from alt.preprocessor.settings import IngestSettings
+
+MAX_CANDIDATES = 8
+
+
+class NotAFeed(Exception):
+    """Nothing at that address is a feed we can read; the message says what we found."""
+
+
+@dataclass(frozen=True)
+class Found:
+    feed_id: int
+    url: str
+    title: str
+    site_url: str | None
+    inserted: int
+
+
+_UPSERT_FEED = """
+INSERT INTO feeds (url, title, site_url, description, language, ttl_seconds)
+VALUES (%(url)s, %(title)s, %(site_url)s, %(description)s, %(language)s, %(ttl_seconds)s)
+ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url
+RETURNING id
+"""
+
+
+async def _try(egress: EgressClient, url: str) -> tuple[FetchResult, ParsedFeed | None, str]:
+    result = await egress.fetch(url, kind="feed")
+    try:
+        return result, parse_feed(result.body, url=result.url, content_type=result.content_type,
+                                  fetched_at=datetime.now(UTC)), ""
+    except FeedParseError as exc:
+        return result, None, str(exc)
+
+
+async def find_feed(egress: EgressClient, url: str) -> tuple[str, FetchResult, ParsedFeed]:
+    """The feed at `url`, or the first feed the page at `url` points to. Raises FetchError
+    when `url` itself cannot be fetched, NotAFeed when no feed is found."""
+    result, feed, why = await _try(egress, url)
+    if feed is not None:
+        return url, result, feed
+    candidates = discover_feed_links(result.body, result.url)
+    candidates += [urljoin(result.url, path) for path in COMMON_FEED_PATHS]
+    tried: set[str] = {url, result.url}
+    for candidate in candidates:
+        if candidate in tried or len(tried) > MAX_CANDIDATES:
+            continue
+        tried.add(candidate)
+        try:
+            found_result, found, _ = await _try(egress, candidate)
+        except FetchError:
+            continue
+        if found is not None:
+            return candidate, found_result, found
+    raise NotAFeed(f"{url} is not a feed ({why}) and names no feed we could read")
+
+
+async def store_new_feed(pool: Pool, policy: IngestSettings,
+                         url: str, result: FetchResult, feed: ParsedFeed) -> Found:
+    now = datetime.now(UTC)
+    next_check = schedule.after_success(now, policy, ttl_s=feed.ttl_seconds,
+                                        max_age_s=schedule.cache_max_age_s(result.headers))
+    async with pool.connection() as conn, conn.transaction():
+        row = await (await conn.execute(_UPSERT_FEED, {
+            "url": url, "title": feed.title, "site_url": feed.site_url,
+            "description": feed.description, "language": feed.language,
+            "ttl_seconds": feed.ttl_seconds})).fetchone()
+        assert row is not None
+        feed_id: int = row["id"]
+        inserted, _ = await store.store_entries(conn, feed_id, feed, now)
+        await store.mark_fetched(conn, feed_id, feed, etag=result.headers.get("etag"),
+                                 last_modified=result.headers.get("last-modified"),
+                                 status=result.status, now=now, next_check_at=next_check)
+    return Found(feed_id, url, feed.title, feed.site_url, inserted)

@@ -1,0 +1,204 @@
+"""The feed fetcher: claims due feeds, fetches them through the egress client, parses and stores.
+
+Feeds are claimed in batches with `FOR UPDATE SKIP LOCKED` and a lease (`claimed_until`), so
+several pre-processors share the work and a crashed one only delays its feeds by the lease.
+Concurrency is bounded here (feeds in flight) and inside the egress client (per host, global),
+so a slow or hostile feed holds one slot and never the others. New subscriptions and "refresh
+now" move `next_check_at` and send NOTIFY on FEEDS_DUE_CHANNEL, which wakes the loop at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.platform.db import Pool
+from alt.platform.egress import EgressClient, FetchError, FetchResult
+from alt.platform.logging import get_logger
+from alt.preprocessor import schedule, store
+from alt.preprocessor.settings import IngestSettings
+
+log = get_logger(__name__)
+
+FEEDS_DUE_CHANNEL = "alt_feeds_due"
+
+_CLAIM = """
+WITH due AS (
+    SELECT f.id FROM feeds f
+     WHERE f.status = 'active' AND f.next_check_at <= now()
+       AND (f.claimed_until IS NULL OR f.claimed_until < now())
+       AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id)
+     ORDER BY f.next_check_at
+     LIMIT %(limit)s
+       FOR UPDATE OF f SKIP LOCKED
+)
+UPDATE feeds f SET claimed_until = now() + make_interval(secs => %(lease_s)s)
+  FROM due WHERE f.id = due.id
+RETURNING f.id, f.url, f.etag, f.last_modified, f.error_count
+"""
+
+_NEXT_DUE = """
+SELECT min(next_check_at) AS next FROM feeds
+ WHERE status = 'active' AND (claimed_until IS NULL OR claimed_until < now())
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    feed_id: int
+    inserted: int = 0
+    updated: int = 0
+    not_modified: bool = False
+    error: str | None = None
+
+
+class FeedFetcher:
+    def __init__(self, pool: Pool, egress: EgressClient,
+                 policy: IngestSettings, listen_conninfo: str) -> None:
+        self.pool = pool
+        self.listen_conninfo = listen_conninfo
+        self.egress = egress
+        self.policy = policy
+        self._wake = asyncio.Event()
+
+    # -- one round -------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Claim]:
+        async with self.pool.connection() as conn:
+            rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": self.policy.lease_s})
+            return [Claim(**row) for row in await rows.fetchall()]
+
+    async def run_once(self) -> list[Outcome]:
+        """Fetch every feed due now; return what happened to each."""
+        outcomes: list[Outcome] = []
+        slots = asyncio.Semaphore(self.policy.concurrency)
+
+        async def one(claim: Claim) -> None:
+            async with slots:
+                outcomes.append(await self.fetch_feed(claim))
+
+        async with asyncio.TaskGroup() as group:
+            while claims := await self.claim(self.policy.claim_batch):
+                for claim in claims:
+                    group.create_task(one(claim))
+                if len(claims) < self.policy.claim_batch:
+                    break
+        return outcomes
+
+    async def fetch_feed(self, claim: Claim) -> Outcome:
+        try:
+            result = await self.egress.fetch(claim.url, kind="feed", etag=claim.etag,
+                                             last_modified=claim.last_modified)
+        except FetchError as exc:
+            return await self._failed(claim, str(exc), exc.status, exc.retry_after_s,
+                                      counts=exc.status != 429)
+        now = datetime.now(UTC)
+        if result.not_modified:
+            return await self._not_modified(claim, result, now)
+        try:
+            feed = await asyncio.to_thread(parse_feed, result.body, url=result.url,
+                                           content_type=result.content_type, fetched_at=now)
+        except FeedParseError as exc:
+            return await self._failed(claim, f"parse error: {exc}", result.status, None)
+        return await self._store(claim, result, feed, now)
+
+    async def _store(self, claim: Claim, result: FetchResult, feed: ParsedFeed,
+                     now: datetime) -> Outcome:
+        next_check = schedule.after_success(now, self.policy, ttl_s=feed.ttl_seconds,
+                                            max_age_s=schedule.cache_max_age_s(result.headers))
+        async with self.pool.connection() as conn, conn.transaction():
+            inserted, updated = await store.store_entries(conn, claim.id, feed, now)
+            await store.mark_fetched(
+                conn, claim.id, feed, etag=result.headers.get("etag"),
+                last_modified=result.headers.get("last-modified"), status=result.status,
+                now=now, next_check_at=next_check)
+        return Outcome(claim.id, inserted=inserted, updated=updated)
+
+    async def _not_modified(self, claim: Claim, result: FetchResult, now: datetime) -> Outcome:
+        next_check = schedule.after_success(now, self.policy, ttl_s=None,
+                                            max_age_s=schedule.cache_max_age_s(result.headers))
+        async with self.pool.connection() as conn:
+            await store.mark_not_modified(conn, claim.id, now=now, next_check_at=next_check)
+        return Outcome(claim.id, not_modified=True)
+
+    async def _failed(self, claim: Claim, error: str, status: int | None,
+                      retry_after_s: float | None, counts: bool = True) -> Outcome:
+        now = datetime.now(UTC)
+        errors = claim.error_count + (1 if counts else 0)
+        next_check = schedule.after_failure(now, self.policy, error_count=max(errors, 1),
+                                            retry_after_s=retry_after_s)
+        async with self.pool.connection() as conn:
+            await store.mark_failed(conn, claim.id, error=error, status=status,
+                                    counts_as_error=counts, now=now, next_check_at=next_check)
+        log.info("feed_failed", feed_id=claim.id, error=error, errors=errors)
+        return Outcome(claim.id, error=error)
+
+    # -- forever ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        listener = asyncio.create_task(self._listen())
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.run_once()
+                except (psycopg.OperationalError, OSError) as exc:
+                    log.warning("fetch_round_failed", error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), await self._idle_s())
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _idle_s(self) -> float:
+        try:
+            async with self.pool.connection() as conn:
+                row = await (await conn.execute(_NEXT_DUE)).fetchone()
+        except psycopg.OperationalError:
+            return self.policy.idle_poll_s
+        if row is None or row["next"] is None:
+            return self.policy.idle_poll_s
+        until_due: float = (row["next"] - datetime.now(UTC)).total_seconds()
+        return min(max(until_due, 0.05), self.policy.idle_poll_s)
+
+    async def _listen(self) -> None:
+        """LISTEN for due feeds on a connection of its own; reconnect after an outage."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.listen_conninfo,
+                                                         autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {FEEDS_DUE_CHANNEL}")
+                    async for _ in conn.notifies():
+                        self.wake()
+            except (psycopg.OperationalError, OSError):
+                await asyncio.sleep(self.policy.idle_poll_s / 10)
+
+
+@contextlib.asynccontextmanager
+async def running(fetcher: FeedFetcher) -> AsyncIterator[FeedFetcher]:
+    task = asyncio.create_task(fetcher.run_forever())
+    try:
+        yield fetcher
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,141 @@
+"""Storing what a fetch brought: entries upserted by (feed, entry hash), the feed's state and
+cursor (ETag, Last-Modified) in the same transaction, so a crash leaves either the old cursor
+and no new rows, or the new cursor and every row (REL-01). Refetching never duplicates; an entry
+whose content changed is updated in place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg.errors import DataError, IntegrityError
+from psycopg.types.json import Jsonb
+
+from alt.feeds.parse import ParsedEntry, ParsedFeed
+from alt.platform.db import Connection
+from alt.platform.logging import get_logger
+
+log = get_logger(__name__)
+
+_UPSERT = """
+INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
+                      published_at, fetched_at, updated_at, content_hash, enclosures,
+                      categories, language)
+VALUES (%(feed_id)s, %(entry_hash)s, %(guid)s, %(url)s, %(title)s, %(author)s, %(content_html)s,
+        %(published_at)s, %(fetched_at)s, %(fetched_at)s, %(content_hash)s, %(enclosures)s,
+        %(categories)s, %(language)s)
+ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
+    guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
+    content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
+    enclosures = EXCLUDED.enclosures, categories = EXCLUDED.categories,
+    language = EXCLUDED.language, updated_at = EXCLUDED.updated_at
+WHERE (articles.url, articles.title, articles.author, articles.content_html,
+       articles.enclosures, articles.categories)
+      IS DISTINCT FROM
+      (EXCLUDED.url, EXCLUDED.title, EXCLUDED.author, EXCLUDED.content_html,
+       EXCLUDED.enclosures, EXCLUDED.categories)
+RETURNING id, (xmax = 0) AS inserted, url
+"""
+
+# New articles with a page to read wait for full-text extraction.
+_QUEUE_EXTRACTION = """
+INSERT INTO article_contents (article_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING
+"""
+
+_FEED_OK = """
+UPDATE feeds SET
+    etag = %(etag)s, last_modified = %(last_modified)s,
+    title = CASE WHEN %(title)s <> '' THEN %(title)s ELSE title END,
+    site_url = COALESCE(%(site_url)s, site_url),
+    description = COALESCE(%(description)s, description),
+    language = COALESCE(%(language)s, language),
+    ttl_seconds = %(ttl_seconds)s,
+    last_checked_at = %(now)s, last_success_at = %(now)s, last_status = %(status)s,
+    error_count = 0, last_error = NULL, next_check_at = %(next_check_at)s, claimed_until = NULL
+WHERE id = %(feed_id)s
+"""
+
+_FEED_NOT_MODIFIED = """
+UPDATE feeds SET last_checked_at = %(now)s, last_success_at = %(now)s, last_status = 304,
+    error_count = 0, last_error = NULL, next_check_at = %(next_check_at)s, claimed_until = NULL
+WHERE id = %(feed_id)s
+"""
+
+_FEED_FAILED = """
+UPDATE feeds SET last_checked_at = %(now)s, last_status = %(status)s,
+    error_count = error_count + %(counts)s, last_error = left(%(error)s, 2000),
+    next_check_at = %(next_check_at)s, claimed_until = NULL
+WHERE id = %(feed_id)s
+"""
+
+
+def _row(feed_id: int, entry: ParsedEntry, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id, "entry_hash": entry.entry_hash, "guid": entry.guid,
+        "url": entry.url, "title": entry.title, "author": entry.author,
+        "content_html": entry.content_html, "published_at": entry.published_at,
+        "fetched_at": fetched_at, "content_hash": entry.content_hash,
+        "enclosures": Jsonb(entry.enclosures), "categories": entry.categories,
+        "language": entry.language,
+    }
+
+
+async def store_entries(conn: Connection, feed_id: int, feed: ParsedFeed,
+                        fetched_at: datetime) -> tuple[int, int]:
+    """Upsert the entries; return (inserted, updated). Runs inside the caller's transaction."""
+    rows = [_row(feed_id, entry, fetched_at) for entry in feed.entries]
+    try:
+        async with conn.transaction():
+            results = await _upsert(conn, rows)
+    except (DataError, IntegrityError):
+        # One poison entry must not block the feed (REL-07): store the others one by one.
+        results = []
+        for row in rows:
+            try:
+                async with conn.transaction():
+                    results += await _upsert(conn, [row])
+            except (DataError, IntegrityError) as exc:
+                log.warning("entry_rejected", feed_id=feed_id, error=str(exc)[:200])
+    new = [article_id for article_id, inserted, url in results if inserted and url]
+    if new:
+        await conn.execute(_QUEUE_EXTRACTION, (new,))
+    inserted = sum(1 for _, was_new, _ in results if was_new)
+    return inserted, len(results) - inserted
+
+
+async def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, bool, str]]:
+    if not rows:
+        return []
+    results: list[tuple[int, bool, str]] = []
+    async with conn.cursor() as cur:
+        await cur.executemany(_UPSERT, rows, returning=True)
+        while True:
+            row = await cur.fetchone()
+            if row is not None:
+                results.append((row["id"], row["inserted"], row["url"]))
+            if not cur.nextset():
+                break
+    return results
+
+
+async def mark_fetched(conn: Connection, feed_id: int, feed: ParsedFeed, *, etag: str | None,
+                       last_modified: str | None, status: int, now: datetime,
+                       next_check_at: datetime) -> None:
+    await conn.execute(_FEED_OK, {
+        "feed_id": feed_id, "etag": etag, "last_modified": last_modified, "title": feed.title,
+        "site_url": feed.site_url, "description": feed.description, "language": feed.language,
+        "ttl_seconds": feed.ttl_seconds, "now": now, "status": status,
+        "next_check_at": next_check_at})
+
+
+async def mark_not_modified(conn: Connection, feed_id: int, *, now: datetime,
+                            next_check_at: datetime) -> None:
+    await conn.execute(_FEED_NOT_MODIFIED, {"feed_id": feed_id, "now": now,
+                                            "next_check_at": next_check_at})
+
+
+async def mark_failed(conn: Connection, feed_id: int, *, error: str, status: int | None,
+                      counts_as_error: bool, now: datetime, next_check_at: datetime) -> None:
+    await conn.execute(_FEED_FAILED, {
+        "feed_id": feed_id, "now": now, "status": status, "error": error,
+        "counts": 1 if counts_as_error else 0, "next_check_at": next_check_at})

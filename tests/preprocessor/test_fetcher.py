@@ -1,0 +1,126 @@
+"""The fetcher against a feed farm on loopback: every failure mode, conditional GET, dedupe,
+one fetch per feed at a time, NOTIFY wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from bench.ingest.farm import ITEMS, SLOW_S, expected_items, kind_of
+
+from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, FeedFetcher, running
+from tests.preprocessor.conftest import RunningFarm, subscribe
+
+FEEDS = 120  # covers every kind of feed the farm has
+
+
+def _count(app_url: str, sql: str, *params: object) -> int:
+    with psycopg.connect(app_url) as conn:
+        row = conn.execute(sql.encode(), params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _feed(app_url: str, feed_id: int) -> dict[str, object]:
+    with psycopg.connect(app_url, row_factory=psycopg.rows.dict_row) as conn:
+        row = conn.execute("SELECT * FROM feeds WHERE id = %s", (feed_id,)).fetchone()
+    assert row is not None
+    return row
+
+
+def _make_due(app_url: str) -> None:
+    with psycopg.connect(app_url) as conn:
+        conn.execute("UPDATE feeds SET next_check_at = now()")
+
+
+async def test_a_round_stores_every_item_and_records_every_failure(
+        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    ids = subscribe(app_url, [farm.url(n) for n in range(FEEDS)])
+    started = asyncio.get_running_loop().time()
+    outcomes = await fetcher.run_once()
+    elapsed = asyncio.get_running_loop().time() - started
+    assert len(outcomes) == FEEDS
+    # The slow feeds held their own slots only.
+    assert elapsed < SLOW_S + 5
+    assert _count(app_url, "SELECT count(*) FROM articles") == expected_items(FEEDS, 1)
+    for n, feed_id in enumerate(ids):
+        kind, feed = kind_of(n), _feed(app_url, feed_id)
+        stored = _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", feed_id)
+        if kind.healthy:
+            assert stored == ITEMS, n
+            assert feed["error_count"] == 0, (n, feed["last_error"])
+            assert feed["etag"], n
+            assert feed["title"] == f"Feed {n}"
+        else:
+            assert stored == 0, n
+            assert feed["last_error"], n
+        if kind.failing:
+            assert feed["error_count"] == 1
+            assert feed["last_status"] == 500
+        if kind.limited:  # 429 is the publisher asking us to wait, not our failure
+            assert feed["error_count"] == 0
+            wait = (feed["next_check_at"] - datetime.now(UTC)).total_seconds()  # type: ignore[operator]
+            assert 3500 < wait <= 3601
+        if kind.malformed:
+            assert "parse error" in str(feed["last_error"])
+    assert await fetcher.run_once() == []  # nothing is due any more
+
+
+async def test_a_second_round_uses_etags_and_stores_only_what_is_new(
+        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    subscribe(app_url, [farm.url(n) for n in range(FEEDS)])
+    await fetcher.run_once()
+    farm.farm.round += 1
+    _make_due(app_url)
+    outcomes = await fetcher.run_once()
+    healthy = [n for n in range(FEEDS) if kind_of(n).healthy]
+    not_modified = sum(1 for o in outcomes if o.not_modified)
+    assert not_modified == sum(1 for n in healthy if n % 10 != 2)
+    assert sum(o.inserted for o in outcomes) == 2 * sum(1 for n in healthy if n % 10 == 2)
+    assert _count(app_url, "SELECT count(*) FROM articles") == expected_items(FEEDS, 2)
+    # Refetching everything once more (no ETags) duplicates nothing.
+    with psycopg.connect(app_url) as conn:
+        conn.execute("UPDATE feeds SET etag = NULL, last_modified = NULL, next_check_at = now()")
+    await fetcher.run_once()
+    assert _count(app_url, "SELECT count(*) FROM articles") == expected_items(FEEDS, 2)
+
+
+async def test_two_fetchers_never_fetch_one_feed_at_once(
+        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    subscribe(app_url, [farm.url(n) for n in range(0, 200, 5)])  # no slow or failing ones
+    other = FeedFetcher(fetcher.pool, fetcher.egress, fetcher.policy, fetcher.listen_conninfo)
+    first, second = await asyncio.gather(fetcher.run_once(), other.run_once())
+    fetched = [o.feed_id for o in first + second]
+    assert len(fetched) == len(set(fetched)) == 40
+    assert max(farm.farm.hits[f"/feed/{n}"] for n in range(0, 200, 5)) == 1
+
+
+async def test_notify_wakes_the_fetcher(fetcher: FeedFetcher, farm: RunningFarm,
+                                        app_url: str) -> None:
+    async with running(fetcher):
+        await asyncio.sleep(0.5)  # idle, listening
+        (feed_id,) = subscribe(app_url, [farm.url(10)])
+        with psycopg.connect(app_url, autocommit=True) as conn:
+            conn.execute(f"NOTIFY {FEEDS_DUE_CHANNEL}")
+        for _ in range(50):
+            if _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", feed_id):
+                break
+            await asyncio.sleep(0.1)
+    assert _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", feed_id) == ITEMS
+
+
+@pytest.mark.parametrize("feed", [13, 41])  # failing, malformed
+async def test_failures_back_off_exponentially(fetcher: FeedFetcher, farm: RunningFarm,
+                                               app_url: str, feed: int) -> None:
+    (feed_id,) = subscribe(app_url, [farm.url(feed)])
+    waits = []
+    for _ in range(4):
+        _make_due(app_url)
+        await fetcher.run_once()
+        row = _feed(app_url, feed_id)
+        waits.append((row["next_check_at"] - datetime.now(UTC)).total_seconds())  # type: ignore[operator]
+    assert _feed(app_url, feed_id)["error_count"] == 4
+    assert all(later > 1.7 * earlier for earlier, later in itertools.pairwise(waits))
