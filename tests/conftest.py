@@ -18,8 +18,9 @@ from alt.platform.migrate import migrate
 from alt.platform.service_tokens import generate_key_file
 from alt.services import Database
 
-ADMIN_URL = os.environ.get("ALT_TEST_DATABASE_URL",
-                           "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "ALT_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _with_dbname(url: str, name: str) -> str:
@@ -41,8 +42,9 @@ def create_database() -> Iterator[Callable[[], str]]:
     yield create
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         for name in made:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +64,9 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_urls: dict[Database, str], keys_file: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    database_urls: dict[Database, str], keys_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return load_settings(
         DATABASE_URL=database_urls[Database.APP],
         AUTH_DATABASE_URL=database_urls[Database.AUTH],

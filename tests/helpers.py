@@ -60,7 +60,8 @@ async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
     for name in names:
         spec = SERVICES[name]
         apps[settings.service_port(name)] = create_app(
-            spec, settings, importlib.import_module(spec.module).parts(settings))
+            spec, settings, importlib.import_module(spec.module).parts(settings)
+        )
     async with serving(apps):
         yield
 
@@ -69,8 +70,16 @@ async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
 async def serving(apps: dict[int, ASGIApp]) -> AsyncIterator[None]:
     """Serve each ASGI app with uvicorn on its loopback port until the block ends."""
     servers = [
-        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                      lifespan="on", proxy_headers=False))
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                lifespan="on",
+                proxy_headers=False,
+            )
+        )
         for port, app in apps.items()
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]

@@ -55,7 +55,8 @@ async def _record_run(context: procrastinate.JobContext, key: str) -> int:
         cur = await conn.execute(
             "INSERT INTO jobs_test_runs (job_id, key, attempt, pid) VALUES (%s, %s, %s, %s)"
             " RETURNING id",
-            (context.job.id, key, context.job.attempts, os.getpid()))
+            (context.job.id, key, context.job.attempts, os.getpid()),
+        )
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])
@@ -64,12 +65,14 @@ async def _record_run(context: procrastinate.JobContext, key: str) -> int:
 async def _finish_run(context: procrastinate.JobContext, run_id: int) -> None:
     async with _pool(context).connection() as conn:
         await conn.execute(
-            "UPDATE jobs_test_runs SET finished_at = clock_timestamp() WHERE id = %s", (run_id,))
+            "UPDATE jobs_test_runs SET finished_at = clock_timestamp() WHERE id = %s", (run_id,)
+        )
 
 
 _WRITE_EFFECT = (
     "INSERT INTO jobs_test_effects (key, job_id, attempt) VALUES (%s, %s, %s)"
-    " ON CONFLICT (key) DO NOTHING")
+    " ON CONFLICT (key) DO NOTHING"
+)
 
 
 def task_blueprint() -> procrastinate.Blueprint:
@@ -135,9 +138,16 @@ async def main() -> None:
 
     loop = asyncio.get_running_loop()
     async with app.open_async():
-        worker = asyncio.create_task(run_worker(
-            app, settings, args.queue, name=args.name, concurrency=args.concurrency,
-            polling_interval_s=args.polling))
+        worker = asyncio.create_task(
+            run_worker(
+                app,
+                settings,
+                args.queue,
+                name=args.name,
+                concurrency=args.concurrency,
+                polling_interval_s=args.polling,
+            )
+        )
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.cancel)
         log.info("test_worker_started", pid=os.getpid(), queues=args.queue)

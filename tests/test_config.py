@@ -14,9 +14,15 @@ from alt.services import SERVICES
 
 def test_defaults_are_the_specification_ports_on_loopback() -> None:
     settings = load_settings()
-    expected = {"alt-backend": 9000, "auth-service": 8080, "alt-frontend": 3000,
-                "pre-processor": 9200, "news-creator": 11434, "tag-generator": 9400,
-                "search-indexer": 9300}
+    expected = {
+        "alt-backend": 9000,
+        "auth-service": 8080,
+        "alt-frontend": 3000,
+        "pre-processor": 9200,
+        "news-creator": 11434,
+        "tag-generator": 9400,
+        "search-indexer": 9300,
+    }
     for name, port in expected.items():
         assert settings.service_port(name) == port
         assert settings.service_url(name) == f"http://127.0.0.1:{port}"
@@ -35,13 +41,16 @@ def test_seed_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.egress_proxy is not None
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("AUTH_SERVICE_URL", "not a url"),
-    ("DATABASE_URL", "mysql://x@y/z"),
-    ("ALT_DB_POOL_MAX", "0"),
-    ("ALT_LOG_LEVEL", "chatty"),
-    ("ALT_METRICS_TOKEN", "short"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTH_SERVICE_URL", "not a url"),
+        ("DATABASE_URL", "mysql://x@y/z"),
+        ("ALT_DB_POOL_MAX", "0"),
+        ("ALT_LOG_LEVEL", "chatty"),
+        ("ALT_METRICS_TOKEN", "short"),
+    ],
+)
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
@@ -50,7 +59,13 @@ def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value:
 
 def test_a_service_refuses_to_start_on_bad_configuration() -> None:
     env = {**os.environ, "ALT_BACKEND_URL": "::nonsense::"}
-    result = subprocess.run([sys.executable, "-m", "alt.cli", "serve", "alt-backend"],
-                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "alt.cli", "serve", "alt-backend"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert "ALT_BACKEND_URL" in result.stderr

@@ -46,8 +46,9 @@ def test_starts_with_both_databases_and_keeps_data_across_restarts(tmp_path: Pat
         assert alive(pid)
         for database, name in ((Database.APP, "alt"), (Database.AUTH, "alt_auth")):
             with psycopg.connect(urls[database]) as conn:
-                row = conn.execute("SELECT current_database(), current_setting('listen_addresses')"
-                                   ).fetchone()
+                row = conn.execute(
+                    "SELECT current_database(), current_setting('listen_addresses')"
+                ).fetchone()
                 assert row == (name, "")  # socket only: no TCP port to clash with
         with psycopg.connect(urls[Database.APP]) as conn:
             conn.execute("CREATE TABLE kept (note text)")
@@ -73,13 +74,18 @@ def test_a_borrower_leaves_the_server_running(tmp_path: Path) -> None:
 
 def test_a_server_left_by_a_killed_process_is_adopted_and_stopped(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path\n"
-         "from alt.platform.embedded import embedded_postgres\n"
-         "with embedded_postgres(Path(sys.argv[1])):\n"
-         "    print('up', flush=True); time.sleep(120)\n",
-         str(tmp_path / "postgres")],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from alt.platform.embedded import embedded_postgres\n"
+            "with embedded_postgres(Path(sys.argv[1])):\n"
+            "    print('up', flush=True); time.sleep(120)\n",
+            str(tmp_path / "postgres"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "up"
@@ -117,16 +123,21 @@ def test_configured_urls_are_used_as_given(tmp_path: Path) -> None:
 
 
 def test_database_url_without_auth_database_url_is_refused(tmp_path: Path) -> None:
-    settings = load_settings(ALT_DATA_DIR=str(tmp_path), DATABASE_URL="postgresql://alt@db/alt",
-                             AUTH_DATABASE_URL=None)
-    with pytest.raises(ConfigError, match="AUTH_DATABASE_URL"), \
-            embedded.database_urls(settings):
+    settings = load_settings(
+        ALT_DATA_DIR=str(tmp_path), DATABASE_URL="postgresql://alt@db/alt", AUTH_DATABASE_URL=None
+    )
+    with pytest.raises(ConfigError, match="AUTH_DATABASE_URL"), embedded.database_urls(settings):
         pass
 
     env = {**os.environ, "ALT_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://alt@db/alt"}
     env.pop("AUTH_DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "-m", "alt.cli", "migrate"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "alt.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "AUTH_DATABASE_URL" in result.stderr
     assert not (tmp_path / "postgres").exists()

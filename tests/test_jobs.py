@@ -74,8 +74,10 @@ def as_url(conninfo: str, **params: str) -> str:
     user = quote(str(parts.get("user", "postgres")), safe="")
     password = parts.get("password")
     auth = f"{user}:{quote(str(password), safe='')}" if password else user
-    url = (f"postgresql://{auth}@{parts.get('host', '127.0.0.1')}:{parts.get('port', 5432)}"
-           f"/{parts['dbname']}")
+    url = (
+        f"postgresql://{auth}@{parts.get('host', '127.0.0.1')}:{parts.get('port', 5432)}"
+        f"/{parts['dbname']}"
+    )
     if params:
         url += "?" + "&".join(f"{key}={quote(value)}" for key, value in params.items())
     return url
@@ -92,15 +94,20 @@ def db_url(create_database: Callable[[], str]) -> str:
 
 @pytest.fixture(scope="module")
 def job_settings(db_url: str) -> Settings:
-    return load_settings(DATABASE_URL=db_url, ALT_JOB_HEARTBEAT=HEARTBEAT_S,
-                         ALT_JOB_STALLED_AFTER=STALLED_AFTER_S, ALT_SHUTDOWN_GRACE=1)
+    return load_settings(
+        DATABASE_URL=db_url,
+        ALT_JOB_HEARTBEAT=HEARTBEAT_S,
+        ALT_JOB_STALLED_AFTER=STALLED_AFTER_S,
+        ALT_SHUTDOWN_GRACE=1,
+    )
 
 
 @pytest.fixture
 async def admin(db_url: str) -> AsyncIterator[Admin]:
     """The database owner, to look at (and age) jobs behind the workers' backs."""
     async with await psycopg.AsyncConnection.connect(
-            db_url, autocommit=True, row_factory=dict_row) as conn:
+        db_url, autocommit=True, row_factory=dict_row
+    ) as conn:
         yield conn
 
 
@@ -146,8 +153,15 @@ class Workers:
         path.mkdir(exist_ok=True)
         return path
 
-    def start(self, queues: list[str], name: str, *, concurrency: int = 4,
-              polling_s: float = 30.0, grace_s: int = 1) -> Worker:
+    def start(
+        self,
+        queues: list[str],
+        name: str,
+        *,
+        concurrency: int = 4,
+        polling_s: float = 30.0,
+        grace_s: int = 1,
+    ) -> Worker:
         env = {
             **os.environ,
             "DATABASE_URL": as_url(self.db_url, application_name=name),
@@ -157,8 +171,18 @@ class Workers:
             "ALT_LOG_LEVEL": "INFO",
             "JOBS_TEST_SIGNAL_DIR": str(self.signals),
         }
-        args = [sys.executable, str(WORKER_SCRIPT), "--name", name, "--role", ROLE,
-                "--concurrency", str(concurrency), "--polling", str(polling_s)]
+        args = [
+            sys.executable,
+            str(WORKER_SCRIPT),
+            "--name",
+            name,
+            "--role",
+            ROLE,
+            "--concurrency",
+            str(concurrency),
+            "--polling",
+            str(polling_s),
+        ]
         for queue in queues:
             args += ["--queue", queue]
         log_path = self.folder / f"{name}.log"
@@ -174,8 +198,9 @@ class Workers:
     async def signalled(self, key: str, stage: str, within_s: float = 15.0) -> int:
         """Wait until the job `key` reached `stage`; return the pid of the worker running it."""
         path = self.signals / f"{key}.{stage}"
-        await eventually(lambda: asyncio.to_thread(path.exists), within_s,
-                         f"{key} to reach {stage}", self)
+        await eventually(
+            lambda: asyncio.to_thread(path.exists), within_s, f"{key} to reach {stage}", self
+        )
         return int(path.read_text())
 
     def stop_all(self) -> None:
@@ -192,8 +217,9 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[Workers]:
     started.stop_all()
 
 
-async def eventually(check: Callable[[], Awaitable[T]], within_s: float, what: str,
-                     workers: Workers) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]], within_s: float, what: str, workers: Workers
+) -> T:
     deadline = time.monotonic() + within_s
     while True:
         result = await check()
@@ -211,7 +237,9 @@ async def defer(client: procrastinate.App, task: str, queue: str, **kwargs: Any)
 async def job(admin: Admin, job_id: int) -> dict[str, Any]:
     cur = await admin.execute(
         "SELECT id, status::text, attempts, queue_name, worker_id, args"
-        " FROM procrastinate_jobs WHERE id = %s", (job_id,))
+        " FROM procrastinate_jobs WHERE id = %s",
+        (job_id,),
+    )
     row = await cur.fetchone()
     assert row is not None, f"job {job_id} is gone"
     return row
@@ -221,7 +249,8 @@ async def events(admin: Admin, job_id: int, *types: str) -> list[dict[str, Any]]
     cur = await admin.execute(
         "SELECT type::text, at FROM procrastinate_events WHERE job_id = %s"
         " AND (cardinality(%s::text[]) = 0 OR type::text = ANY(%s::text[])) ORDER BY id",
-        (job_id, list(types), list(types)))
+        (job_id, list(types), list(types)),
+    )
     return await cur.fetchall()
 
 
@@ -238,14 +267,16 @@ async def effects(admin: Admin, key: str) -> list[dict[str, Any]]:
 async def all_in(admin: Admin, job_ids: list[int], status: str) -> bool:
     cur = await admin.execute(
         "SELECT count(*) AS n FROM procrastinate_jobs WHERE id = ANY(%s) AND status::text = %s",
-        (job_ids, status))
+        (job_ids, status),
+    )
     row = await cur.fetchone()
     assert row is not None
     return bool(row["n"] == len(job_ids))
 
 
 async def test_job_of_a_killed_worker_runs_again_and_its_effect_happens_once(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """SIGKILL a worker in the middle of two jobs, one past the commit of its effect and one
     inside the transaction writing it, with more jobs waiting behind them. A fresh worker runs
     both again (found by the dead worker's missing heartbeat): every job ends succeeded, each
@@ -270,8 +301,7 @@ async def test_job_of_a_killed_worker_runs_again_and_its_effect_happens_once(
     # A long polling interval: the recovered jobs must be announced, not found by polling.
     second = workers.start([queue], "kill-second", polling_s=30)
     every = [committed, open_tx, *waiting]
-    await eventually(lambda: all_in(admin, every, "succeeded"), 15, "all jobs to succeed",
-                     workers)
+    await eventually(lambda: all_in(admin, every, "succeeded"), 15, "all jobs to succeed", workers)
     recovered_in = time.monotonic() - killed_at
 
     for job_id, key in ((committed, "kill-committed"), (open_tx, "kill-open-tx")):
@@ -281,9 +311,12 @@ async def test_job_of_a_killed_worker_runs_again_and_its_effect_happens_once(
         assert done[0]["finished_at"] is None
         assert done[1]["finished_at"] is not None
         assert {r["db_user"] for r in done} == {ROLE}
-        assert [e["type"] for e in await events(admin, job_id, "started", "deferred_for_retry",
-                                                "succeeded", "failed", "aborted")] == [
-            "started", "deferred_for_retry", "started", "succeeded"]
+        assert [
+            e["type"]
+            for e in await events(
+                admin, job_id, "started", "deferred_for_retry", "succeeded", "failed", "aborted"
+            )
+        ] == ["started", "deferred_for_retry", "started", "succeeded"]
     # Exactly once: the committed effect is the first run's (the second run's insert did
     # nothing); the uncommitted one was redone by the second run.
     assert [e["attempt"] for e in await effects(admin, "kill-committed")] == [0]
@@ -304,18 +337,25 @@ def test_default_retry_doubles_its_wait_up_to_eight_runs() -> None:
     failure = RuntimeError("down")
     for attempts in range(7):
         decision = DEFAULT_RETRY.get_retry_decision(
-            exception=failure, job=Job(
-                id=1, queue="q", lock=None, queueing_lock=None, task_name="t",
-                attempts=attempts))
+            exception=failure,
+            job=Job(
+                id=1, queue="q", lock=None, queueing_lock=None, task_name="t", attempts=attempts
+            ),
+        )
         assert decision is not None
         assert decision.retry_at is not None
-    assert DEFAULT_RETRY.get_retry_decision(
-        exception=failure, job=Job(
-            id=1, queue="q", lock=None, queueing_lock=None, task_name="t", attempts=7)) is None
+    assert (
+        DEFAULT_RETRY.get_retry_decision(
+            exception=failure,
+            job=Job(id=1, queue="q", lock=None, queueing_lock=None, task_name="t", attempts=7),
+        )
+        is None
+    )
 
 
 async def test_failing_job_is_retried_with_growing_waits_then_succeeds(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """A task with the default retry strategy fails twice, then succeeds: 3 attempts, each retry
     scheduled later than the last (1 s, then 2 s, each up to 25 % longer)."""
     queue = "retries"
@@ -326,11 +366,15 @@ async def test_failing_job_is_retried_with_growing_waits_then_succeeds(
     assert (await job(admin, job_id))["attempts"] == 3
     assert [r["attempt"] for r in await runs(admin, "flaky")] == [0, 1, 2]
     assert len(await effects(admin, "flaky")) == 1
-    history = await events(admin, job_id, "started", "deferred_for_retry", "scheduled",
-                           "succeeded")
+    history = await events(admin, job_id, "started", "deferred_for_retry", "scheduled", "succeeded")
     assert [e["type"] for e in history if e["type"] != "scheduled"] == [
-        "started", "deferred_for_retry", "started", "deferred_for_retry", "started",
-        "succeeded"]
+        "started",
+        "deferred_for_retry",
+        "started",
+        "deferred_for_retry",
+        "started",
+        "succeeded",
+    ]
     started = [e["at"] for e in history if e["type"] == "started"]
     failed = [e["at"] for e in history if e["type"] == "deferred_for_retry"]
     due = [e["at"] for e in history if e["type"] == "scheduled"]
@@ -346,7 +390,8 @@ async def test_failing_job_is_retried_with_growing_waits_then_succeeds(
 
 
 async def test_worker_takes_only_the_jobs_of_its_queues(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """A job of queue B, deferred first, waits while a worker of queue A takes A's job after
     it; a worker of queue B then takes it."""
     only_b = await defer(client, "effect", "queue-b", key="only-b")
@@ -367,30 +412,34 @@ async def test_worker_takes_only_the_jobs_of_its_queues(
 async def listening(admin: Admin, worker: str, queue: str) -> bool:
     cur = await admin.execute(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = %s"
-        " AND starts_with(query, %s)", (worker, f'LISTEN "procrastinate_queue_v1#{queue}"'))
+        " AND starts_with(query, %s)",
+        (worker, f'LISTEN "procrastinate_queue_v1#{queue}"'),
+    )
     row = await cur.fetchone()
     return bool(row and row["n"])
 
 
 async def test_new_job_wakes_an_idle_worker_through_notify(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """A worker polling only every 60 s, idle, starts a job deferred to it within a fraction of
     a second: the insert's NOTIFY woke it, not polling."""
     queue = "notify"
     workers.start([queue], "notified", polling_s=60, concurrency=1)
-    await eventually(lambda: listening(admin, "notified", queue), 15, "the worker to LISTEN",
-                     workers)
+    await eventually(
+        lambda: listening(admin, "notified", queue), 15, "the worker to LISTEN", workers
+    )
     await asyncio.sleep(1.0)  # past its first look at the queue: idle until woken or 60 s
 
     job_id = await defer(client, "effect", queue, key="notified")
-    await eventually(lambda: all_in(admin, [job_id], "succeeded"), 5, "the notified job",
-                     workers)
+    await eventually(lambda: all_in(admin, [job_id], "succeeded"), 5, "the notified job", workers)
     deferred, started = await events(admin, job_id, "deferred", "started")
     assert (started["at"] - deferred["at"]).total_seconds() < 1.0
 
 
 async def test_sigterm_lets_a_short_job_finish(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """SIGTERM while a 1 s job runs, with 5 s of grace: the job finishes and succeeds, and the
     worker leaves cleanly (exit 0, unregistered) without waiting out the whole grace."""
     queue = "shutdown-short"
@@ -413,7 +462,8 @@ async def test_sigterm_lets_a_short_job_finish(
 
 
 async def test_sigterm_puts_a_job_longer_than_the_grace_back_for_another_worker(
-        admin: Admin, client: procrastinate.App, workers: Workers) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers
+) -> None:
     """SIGTERM while a 60 s job runs, with 2 s of grace: the worker aborts it after the grace,
     exits cleanly, and the job goes back to the queue (it is not left aborted), where another
     worker, idle and polling only every 30 s, is woken to run it to success."""
@@ -422,8 +472,9 @@ async def test_sigterm_puts_a_job_longer_than_the_grace_back_for_another_worker(
     job_id = await defer(client, "slow", queue, key="long", first_run_s=60)
     assert await workers.signalled("long", "started") == first.pid
     second = workers.start([queue], "long-second", polling_s=30)
-    await eventually(lambda: listening(admin, "long-second", queue), 15,
-                     "the second worker to LISTEN", workers)
+    await eventually(
+        lambda: listening(admin, "long-second", queue), 15, "the second worker to LISTEN", workers
+    )
 
     cur = await admin.execute("SELECT clock_timestamp() AS now")
     stopping_at = (await cur.fetchone() or {})["now"]
@@ -432,14 +483,15 @@ async def test_sigterm_puts_a_job_longer_than_the_grace_back_for_another_worker(
     assert await first.exited(10) == 0, first.log()
     took = time.monotonic() - stopping
     assert 1.9 < took < 5, took
-    await eventually(lambda: all_in(admin, [job_id], "succeeded"), 10, "the job's second run",
-                     workers)
+    await eventually(
+        lambda: all_in(admin, [job_id], "succeeded"), 10, "the job's second run", workers
+    )
 
     assert (await job(admin, job_id))["attempts"] == 2
-    history = await events(admin, job_id, "started", "deferred_for_retry", "succeeded",
-                           "failed", "aborted")
-    assert [e["type"] for e in history] == [
-        "started", "deferred_for_retry", "started", "succeeded"]
+    history = await events(
+        admin, job_id, "started", "deferred_for_retry", "succeeded", "failed", "aborted"
+    )
+    assert [e["type"] for e in history] == ["started", "deferred_for_retry", "started", "succeeded"]
     done = await runs(admin, "long")
     assert [(r["attempt"], r["pid"]) for r in done] == [(0, first.pid), (1, second.pid)]
     assert done[0]["finished_at"] is None
@@ -452,8 +504,8 @@ async def test_sigterm_puts_a_job_longer_than_the_grace_back_for_another_worker(
 
 
 async def test_housekeeping_is_periodic_on_its_queue_and_prunes_old_succeeded_jobs(
-        admin: Admin, client: procrastinate.App, workers: Workers,
-        job_settings: Settings) -> None:
+    admin: Admin, client: procrastinate.App, workers: Workers, job_settings: Settings
+) -> None:
     """The housekeeping blueprint registers a periodic task on the service's queue; the
     periodic deferrer defers it once per tick however many workers try; run by a worker, it
     deletes the queue's succeeded jobs older than 72 h and keeps everything else."""
@@ -469,11 +521,14 @@ async def test_housekeeping_is_periodic_on_its_queue_and_prunes_old_succeeded_jo
     async def finished_job(key: str, job_queue: str, status: str, age_h: int) -> int:
         job_id = await defer(client, "effect", job_queue, key=key)
         await admin.execute(
-            "UPDATE procrastinate_jobs SET status = %s::procrastinate_job_status"
-            " WHERE id = %s", (status, job_id))
+            "UPDATE procrastinate_jobs SET status = %s::procrastinate_job_status WHERE id = %s",
+            (status, job_id),
+        )
         await admin.execute(
             "UPDATE procrastinate_events SET at = now() - make_interval(hours => %s)"
-            " WHERE job_id = %s", (age_h, job_id))
+            " WHERE job_id = %s",
+            (age_h, job_id),
+        )
         return job_id
 
     old_done = await finished_job("old-done", queue, "succeeded", 73)
@@ -488,27 +543,36 @@ async def test_housekeeping_is_periodic_on_its_queue_and_prunes_old_succeeded_jo
             await deferrer.defer_jobs(deferrer.get_previous_tasks(at=tick + 1.0))
     cur = await admin.execute(
         "SELECT job_id FROM procrastinate_periodic_defers WHERE task_name = %s"
-        " AND defer_timestamp = %s", (task_name, tick))
+        " AND defer_timestamp = %s",
+        (task_name, tick),
+    )
     (defer_row,) = await cur.fetchall()
     prune = await job(admin, defer_row["job_id"])
     assert prune["queue_name"] == queue
     assert prune["args"] == {"timestamp": tick}
 
     workers.start([queue], "housekeeper", polling_s=0.1)
-    await eventually(lambda: all_in(admin, [prune["id"]], "succeeded"), 15, "the prune job",
-                     workers)
-    cur = await admin.execute("SELECT id FROM procrastinate_jobs WHERE id = ANY(%s)",
-                              ([old_done, recent_done, old_failed, old_done_elsewhere],))
+    await eventually(
+        lambda: all_in(admin, [prune["id"]], "succeeded"), 15, "the prune job", workers
+    )
+    cur = await admin.execute(
+        "SELECT id FROM procrastinate_jobs WHERE id = ANY(%s)",
+        ([old_done, recent_done, old_failed, old_done_elsewhere],),
+    )
     assert {row["id"] for row in await cur.fetchall()} == {
-        recent_done, old_failed, old_done_elsewhere}
-    cur = await admin.execute("SELECT count(*) AS n FROM procrastinate_jobs"
-                              " WHERE task_name = %s", (task_name,))
+        recent_done,
+        old_failed,
+        old_done_elsewhere,
+    }
+    cur = await admin.execute(
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = %s", (task_name,)
+    )
     assert (await cur.fetchone() or {}).get("n") == 1
 
 
 async def test_stalled_job_is_recovered_once_and_never_taken_from_its_new_worker(
-        admin: Admin, client: procrastinate.App, job_settings: Settings,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    admin: Admin, client: procrastinate.App, job_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two workers recovering the same stalled job at once put it back once. A worker whose
     list of stalled jobs went stale (meanwhile another recovered the job and a third took it)
     leaves the job with the worker now running it."""
@@ -522,11 +586,15 @@ async def test_stalled_job_is_recovered_once_and_never_taken_from_its_new_worker
         taken = await manager.fetch_job([queue], dead)
         assert taken is not None
         assert taken.id == job_id
-        await admin.execute("UPDATE procrastinate_workers SET last_heartbeat = now() - "
-                            "interval '1 hour' WHERE id = %s", (dead,))
+        await admin.execute(
+            "UPDATE procrastinate_workers SET last_heartbeat = now() - "
+            "interval '1 hour' WHERE id = %s",
+            (dead,),
+        )
 
-        counts = await asyncio.gather(recover_stalled_jobs(client, [queue], 30),
-                                      recover_stalled_jobs(other, [queue], 30))
+        counts = await asyncio.gather(
+            recover_stalled_jobs(client, [queue], 30), recover_stalled_jobs(other, [queue], 30)
+        )
         assert sorted(counts) == [0, 1]
         recovered = await job(admin, job_id)
         assert recovered["status"] == "todo"

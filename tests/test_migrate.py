@@ -36,14 +36,23 @@ def test_from_empty_then_again(create_database: Callable[[], str], database: Dat
 
 def test_app_schema_has_the_data_model(database_urls: dict[Database, str]) -> None:
     tables = _tables(database_urls[Database.APP])
-    assert {"feeds", "subscriptions", "categories", "articles", "article_contents",
-            "summaries", "tags", "article_tags", "read_states", "favorites",
-            "procrastinate_jobs"} <= tables
+    assert {
+        "feeds",
+        "subscriptions",
+        "categories",
+        "articles",
+        "article_contents",
+        "summaries",
+        "tags",
+        "article_tags",
+        "read_states",
+        "favorites",
+        "procrastinate_jobs",
+    } <= tables
     assert {"users", "sessions", "audit_log"} <= _tables(database_urls[Database.AUTH])
 
 
-def test_concurrent_runners_apply_each_migration_once(
-        create_database: Callable[[], str]) -> None:
+def test_concurrent_runners_apply_each_migration_once(create_database: Callable[[], str]) -> None:
     url = create_database()
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: migrate(url, Database.APP), range(4)))
@@ -61,21 +70,30 @@ def test_a_changed_migration_is_refused(create_database: Callable[[], str]) -> N
         migrate(url, Database.AUTH)
 
 
-def test_dump_restores_and_needs_no_migration(create_database: Callable[[], str],
-                                              database_urls: dict[Database, str]) -> None:
+def test_dump_restores_and_needs_no_migration(
+    create_database: Callable[[], str], database_urls: dict[Database, str]
+) -> None:
     source = database_urls[Database.APP]
     with psycopg.connect(source) as conn:
-        conn.execute("INSERT INTO feeds (url) VALUES ('https://example.org/restore.xml')"
-                     " ON CONFLICT DO NOTHING")
+        conn.execute(
+            "INSERT INTO feeds (url) VALUES ('https://example.org/restore.xml')"
+            " ON CONFLICT DO NOTHING"
+        )
     target = create_database()
-    dump = subprocess.run(["pg_dump", "--no-owner", "--dbname", source],
-                          capture_output=True, check=True).stdout
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", target],
-                   input=dump, capture_output=True, check=True)
+    dump = subprocess.run(
+        ["pg_dump", "--no-owner", "--dbname", source], capture_output=True, check=True
+    ).stdout
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", target],
+        input=dump,
+        capture_output=True,
+        check=True,
+    )
     assert migrate(target, Database.APP) == []
     with psycopg.connect(target) as conn:
-        row = conn.execute("SELECT count(*) FROM feeds WHERE url = %s",
-                           ("https://example.org/restore.xml",)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM feeds WHERE url = %s", ("https://example.org/restore.xml",)
+        ).fetchone()
     assert row == (1,)
 
 
@@ -108,14 +126,16 @@ DENIED = [
 
 
 @pytest.mark.parametrize(("role", "statement"), ALLOWED)
-def test_roles_may_do_their_work(database_urls: dict[Database, str], role: str,
-                                 statement: str) -> None:
+def test_roles_may_do_their_work(
+    database_urls: dict[Database, str], role: str, statement: str
+) -> None:
     _as(database_urls[Database.APP], role, statement)
 
 
 @pytest.mark.parametrize(("role", "statement"), DENIED)
-def test_roles_may_do_nothing_else(database_urls: dict[Database, str], role: str,
-                                   statement: str) -> None:
+def test_roles_may_do_nothing_else(
+    database_urls: dict[Database, str], role: str, statement: str
+) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as(database_urls[Database.APP], role, statement)
 
@@ -126,9 +146,9 @@ def test_every_database_service_has_its_role(database_urls: dict[Database, str])
             continue
         url = database_urls[spec.database]
         with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                               (spec.db_role,)).fetchone()
+            row = conn.execute(
+                "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (spec.db_role,)
+            ).fetchone()
         assert row == (False,), spec.name
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as(database_urls[Database.AUTH], "alt_backend", "SELECT count(*) FROM public.users")
-

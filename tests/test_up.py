@@ -37,8 +37,14 @@ class Up:
     def __init__(self, env: dict[str, str]) -> None:
         # In its own session, like a shell job: Ctrl-C can then be sent to its process group.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "alt.cli", "up"], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            [sys.executable, "-m", "alt.cli", "up"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self.ui_url: str | None = None
         self._ready = threading.Event()
@@ -60,8 +66,9 @@ class Up:
     def wait_ready(self) -> str:
         started = time.monotonic()
         self._ready.wait(READY_WITHIN_S)
-        assert self.ui_url is not None, f"no ready line; exit code {self.process.poll()}:\n" \
-                                        f"{self.output()}"
+        assert self.ui_url is not None, (
+            f"no ready line; exit code {self.process.poll()}:\n{self.output()}"
+        )
         print(f"alt up ready in {time.monotonic() - started:.2f} s")
         return self.ui_url
 
@@ -79,8 +86,11 @@ class Up:
 
 @pytest.fixture
 def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "AUTH_DATABASE_URL", "ALT_SERVICE_KEYS_FILE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "AUTH_DATABASE_URL", "ALT_SERVICE_KEYS_FILE")
+    }
     env.update(loopback_urls())
     env.update(ALT_DATA_DIR=str(tmp_path / "data"), ALT_SHUTDOWN_GRACE="10")
     yield env
@@ -91,8 +101,9 @@ def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def settings_of(env: dict[str, str]) -> Settings:
-    return load_settings(ALT_DATA_DIR=env["ALT_DATA_DIR"], DATABASE_URL=None,
-                         AUTH_DATABASE_URL=None)
+    return load_settings(
+        ALT_DATA_DIR=env["ALT_DATA_DIR"], DATABASE_URL=None, AUTH_DATABASE_URL=None
+    )
 
 
 def postmaster_pid(env: dict[str, str]) -> int:
@@ -201,7 +212,8 @@ def test_a_service_that_cannot_start_is_reported_at_once(up_env: dict[str, str])
     assert code == 1
     assert up.ui_url is None
     assert "alt up: news-creator exited with code" in up.output(), up.output()
-    others = [name for name in SERVICES
-              if name != "news-creator" and port_open(up_env[URL_ENV[name]])]
+    others = [
+        name for name in SERVICES if name != "news-creator" and port_open(up_env[URL_ENV[name]])
+    ]
     assert others == []
     assert not (Path(up_env["ALT_DATA_DIR"]) / "postgres" / "postmaster.pid").exists()

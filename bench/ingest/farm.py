@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import uvicorn
@@ -45,12 +46,27 @@ class Kind:
 
 
 def kind_of(feed: int) -> Kind:
-    return Kind(slow=feed % 100 == 7, failing=feed % 100 == 13, limited=feed % 100 == 29,
-                redirecting=feed % 50 == 3, gzipped=feed % 5 == 1, huge=feed % 1000 == 999,
-                malformed=feed % 100 == 41)
+    return Kind(
+        slow=feed % 100 == 7,
+        failing=feed % 100 == 13,
+        limited=feed % 100 == 29,
+        redirecting=feed % 50 == 3,
+        gzipped=feed % 5 == 1,
+        huge=feed % 1000 == 999,
+        malformed=feed % 100 == 41,
+    )
 
 
 FARM_DOMAIN = "farm.test"
+
+
+class FarmResolver:
+    """Stands in for the internet's DNS: every farm host is the farm on loopback."""
+
+    async def resolve(self, host: str, port: int) -> list[IPv4Address | IPv6Address]:
+        if host.endswith("." + FARM_DOMAIN):
+            return [ip_address("127.0.0.1")]
+        raise OSError(f"unknown host {host}")
 
 
 def url_of(feed: int, port: int) -> str:
@@ -87,12 +103,15 @@ def render(feed: int, version: int, huge: bool) -> bytes:
             f"<item><title>Feed {feed} item {n}</title>"
             f"<link>https://news.example/{feed}/{n}</link><guid>f{feed}-i{n}</guid>"
             f"<pubDate>{when}</pubDate><description><![CDATA[<p>Story {n} of feed {feed}: "
-            f"<a href=\"https://news.example/{feed}/{n}\">read</a> with <b>markup</b>.</p>"
-            f"{padding}]]></description></item>")
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Feed {feed}</title><link>https://news.example/{feed}/</link>"
-            f"<description>Generated feed {feed}</description>{''.join(items)}"
-            f"</channel></rss>").encode()
+            f'<a href="https://news.example/{feed}/{n}">read</a> with <b>markup</b>.</p>'
+            f"{padding}]]></description></item>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Feed {feed}</title><link>https://news.example/{feed}/</link>"
+        f"<description>Generated feed {feed}</description>{''.join(items)}"
+        f"</channel></rss>"
+    ).encode()
 
 
 class Farm:
@@ -115,9 +134,11 @@ class Farm:
             return
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "site" and parts[1].isdigit():
-            page = (f'<!doctype html><html><head><title>Site {parts[1]}</title>'
-                    f'<link rel="alternate" type="application/rss+xml" href="/feed/{parts[1]}">'
-                    f'</head><body><p>Welcome</p></body></html>').encode()
+            page = (
+                f"<!doctype html><html><head><title>Site {parts[1]}</title>"
+                f'<link rel="alternate" type="application/rss+xml" href="/feed/{parts[1]}">'
+                f"</head><body><p>Welcome</p></body></html>"
+            ).encode()
             await _answer(send, 200, page, [(b"content-type", b"text/html; charset=utf-8")])
             return
         if len(parts) < 2 or parts[0] != "feed" or not parts[1].isdigit():
@@ -139,8 +160,12 @@ class Farm:
             await _answer(send, 301, b"", [(b"location", f"/feed/{feed}/real".encode())])
             return
         if kind.malformed:
-            await _answer(send, 200, b"<html><body><p>Oops: not a feed</p></body></html>", [
-                (b"content-type", b"application/rss+xml")])
+            await _answer(
+                send,
+                200,
+                b"<html><body><p>Oops: not a feed</p></body></html>",
+                [(b"content-type", b"application/rss+xml")],
+            )
             return
         version = version_of(feed, self.round)
         etag = '"' + hashlib.sha1(f"{feed}:{version}".encode()).hexdigest()[:16] + '"'  # noqa: S324
@@ -156,8 +181,13 @@ class Farm:
 
 
 async def _answer(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -174,8 +204,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    config = uvicorn.Config(Farm(), host="127.0.0.1", port=args.port, log_level="warning",
-                            access_log=False, backlog=4096)
+    config = uvicorn.Config(
+        Farm(),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+    )
     uvicorn.Server(config).run()
 
 

@@ -1,12 +1,9 @@
 """The baseline: the fetcher one writes in an afternoon. httpx with 32 requests in flight,
-ETags kept in memory, feedparser to parse, items stored with INSERT … ON CONFLICT DO NOTHING.
-"""
+ETags kept in memory, feedparser to parse, items stored with INSERT … ON CONFLICT DO NOTHING."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
 
 import feedparser
 import httpx
@@ -25,30 +22,39 @@ VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
 """
 
 
-@dataclass
 class NaiveFetcher:
-    conninfo: str
-    etags: dict[str, str] = field(default_factory=dict)
+    def __init__(self, conninfo: str, urls: list[str]) -> None:
+        self.conninfo = conninfo
+        self.urls = urls
+        self.etags: dict[str, str] = {}
 
-    async def run_round(self, urls: list[str]) -> dict[str, int]:
+    async def run_round(self) -> dict[str, int]:
         counts = {"ok": 0, "not_modified": 0, "failed": 0, "items": 0}
         slots = asyncio.Semaphore(CONCURRENCY)
-        async with (await psycopg.AsyncConnection.connect(self.conninfo) as conn,
-                    httpx.AsyncClient(timeout=30, follow_redirects=True,
-                                      limits=httpx.Limits(max_connections=CONCURRENCY)) as http):
+        lock = asyncio.Lock()
+        limits = httpx.Limits(max_connections=CONCURRENCY)
+        async with (
+            await psycopg.AsyncConnection.connect(self.conninfo) as conn,
+            httpx.AsyncClient(timeout=30, follow_redirects=True, limits=limits) as http,
+        ):
             await conn.execute(_SCHEMA)
             await conn.commit()
-            lock = asyncio.Lock()
 
             async def one(url: str) -> None:
                 async with slots:
                     await self._fetch(http, conn, lock, url, counts)
 
-            await asyncio.gather(*(one(url) for url in urls))
+            await asyncio.gather(*(one(url) for url in self.urls))
         return counts
 
-    async def _fetch(self, http: httpx.AsyncClient, conn: psycopg.AsyncConnection,
-                     lock: asyncio.Lock, url: str, counts: dict[str, int]) -> None:
+    async def _fetch(
+        self,
+        http: httpx.AsyncClient,
+        conn: psycopg.AsyncConnection,
+        lock: asyncio.Lock,
+        url: str,
+        counts: dict[str, int],
+    ) -> None:
         headers = {"If-None-Match": self.etags[url]} if url in self.etags else {}
         try:
             response = await http.get(url, headers=headers)
@@ -58,16 +64,22 @@ class NaiveFetcher:
         if response.status_code == 304:
             counts["not_modified"] += 1
             return
-        if response.status_code != 200:
+        parsed = feedparser.parse(response.content) if response.status_code == 200 else None
+        if parsed is None or not parsed.entries:
             counts["failed"] += 1
             return
-        parsed = feedparser.parse(response.content)
-        if parsed.bozo and not parsed.entries:
-            counts["failed"] += 1
-            return
-        rows = [(url, e.get("id") or e.get("link"), e.get("title"), e.get("link"),
-                 e.get("summary"), e.get("published")) for e in parsed.entries]
-        async with lock:  # one connection, one writer at a time
+        rows = [
+            (
+                url,
+                e.get("id") or e.get("link"),
+                e.get("title"),
+                e.get("link"),
+                e.get("summary"),
+                e.get("published"),
+            )
+            for e in parsed.entries
+        ]
+        async with lock:  # one connection: one writer at a time
             async with conn.cursor() as cur:
                 await cur.executemany(_INSERT, rows)
             await conn.commit()
@@ -75,18 +87,3 @@ class NaiveFetcher:
             self.etags[url] = etag
         counts["ok"] += 1
         counts["items"] += len(rows)
-
-
-def run(conninfo: str, urls: list[str], rounds: list[int]) -> list[tuple[float, dict[str, int]]]:
-    fetcher = NaiveFetcher(conninfo)
-    return [_timed(asyncio.run(_round(fetcher, urls))) for _ in rounds]
-
-
-async def _round(fetcher: NaiveFetcher, urls: list[str]) -> tuple[float, dict[str, int]]:
-    started = time.perf_counter()
-    counts = await fetcher.run_round(urls)
-    return time.perf_counter() - started, counts
-
-
-def _timed(value: tuple[float, dict[str, int]]) -> tuple[float, dict[str, int]]:
-    return value

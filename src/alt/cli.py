@@ -49,8 +49,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _user_create(args: argparse.Namespace, settings: Settings) -> int:
     from alt.auth.users import create_user_from_cli
 
-    return create_user_from_cli(settings, args.email, admin=args.admin,
-                                password_stdin=args.password_stdin)
+    return create_user_from_cli(
+        settings, args.email, admin=args.admin, password_stdin=args.password_stdin
+    )
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
@@ -77,12 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(run=_migrate)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
-        dest="user_command", required=True)
+        dest="user_command", required=True
+    )
     create = user.add_parser("create", help="create a user (asks for the password)")
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="give the user the admin role")
-    create.add_argument("--password-stdin", action="store_true",
-                        help="read the password from standard input instead of asking")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of asking",
+    )
     create.set_defaults(run=_user_create)
     return parser
 

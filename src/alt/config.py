@@ -78,8 +78,9 @@ class Settings(BaseSettings):
 
     # Stores. No database URL means embedded mode: `alt up` starts a private PostgreSQL.
     database_url: DatabaseUrl | None = Field(default=None, validation_alias="DATABASE_URL")
-    auth_database_url: DatabaseUrl | None = Field(default=None,
-                                                  validation_alias="AUTH_DATABASE_URL")
+    auth_database_url: DatabaseUrl | None = Field(
+        default=None, validation_alias="AUTH_DATABASE_URL"
+    )
     db_pool_max: PositiveInt = Field(default=10, validation_alias="ALT_DB_POOL_MAX")
     meilisearch_host: AnyHttpUrl | None = Field(default=None, validation_alias="MEILISEARCH_HOST")
     meilisearch_api_key: str | None = Field(default=None, validation_alias="MEILISEARCH_API_KEY")
@@ -91,20 +92,22 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="ALT_DATA_DIR")
     service_keys_file: Path | None = Field(default=None, validation_alias="ALT_SERVICE_KEYS_FILE")
     service_token_ttl_s: PositiveInt = Field(default=60, validation_alias="ALT_SERVICE_TOKEN_TTL")
-    metrics_token: str | None = Field(default=None, min_length=32,
-                                      validation_alias="ALT_METRICS_TOKEN")
+    metrics_token: str | None = Field(
+        default=None, min_length=32, validation_alias="ALT_METRICS_TOKEN"
+    )
 
-    max_request_bytes: PositiveInt = Field(default=1_048_576,
-                                           validation_alias="ALT_MAX_REQUEST_BYTES")
+    max_request_bytes: PositiveInt = Field(
+        default=1_048_576, validation_alias="ALT_MAX_REQUEST_BYTES"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias="ALT_LOG_LEVEL")
+        default="INFO", validation_alias="ALT_LOG_LEVEL"
+    )
     shutdown_grace_s: PositiveInt = Field(default=20, validation_alias="ALT_SHUTDOWN_GRACE")
     up_ready_timeout_s: PositiveInt = Field(default=90, validation_alias="ALT_UP_READY_TIMEOUT")
 
     # Job queue: a worker that misses heartbeats this long is dead and its jobs run again.
     job_heartbeat_s: float = Field(default=5.0, gt=0, validation_alias="ALT_JOB_HEARTBEAT")
-    job_stalled_after_s: float = Field(default=30.0, gt=0,
-                                       validation_alias="ALT_JOB_STALLED_AFTER")
+    job_stalled_after_s: float = Field(default=30.0, gt=0, validation_alias="ALT_JOB_STALLED_AFTER")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -33,22 +33,57 @@ class ServiceSpec:
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
-        ServiceSpec("auth-service", 8080, "alt.auth.service", Database.AUTH,
-                    "alt_auth_service", ()),
-        ServiceSpec("alt-backend", 9000, "alt.backend.service", Database.APP,
-                    "alt_backend", ("auth-service",)),
-        ServiceSpec("news-creator", 11434, "alt.news_creator.service", None, None, ()),
-        ServiceSpec("pre-processor", 9200, "alt.preprocessor.service", Database.APP,
-                    "alt_pre_processor", ("news-creator",)),
-        ServiceSpec("tag-generator", 9400, "alt.tag_generator.service", Database.APP,
-                    "alt_tag_generator", ()),
-        ServiceSpec("search-indexer", 9300, "alt.search_indexer.service", Database.APP,
-                    "alt_search_indexer", ()),
-        ServiceSpec("pre-processor-sidecar", 9210, "alt.inoreader.service", Database.APP,
-                    "alt_sidecar", ()),
+        ServiceSpec(
+            "auth-service", 8080, "alt.auth.service", Database.AUTH, "alt_auth_service", ()
+        ),
+        ServiceSpec(
+            "alt-backend",
+            9000,
+            "alt.backend.service",
+            Database.APP,
+            "alt_backend",
+            ("auth-service", "pre-processor"),
+        ),
+        ServiceSpec(
+            "news-creator", 11434, "alt.news_creator.service", Database.APP, "alt_news_creator", ()
+        ),
+        ServiceSpec(
+            "pre-processor",
+            9200,
+            "alt.preprocessor.service",
+            Database.APP,
+            "alt_pre_processor",
+            ("news-creator",),
+        ),
+        ServiceSpec(
+            "tag-generator",
+            9400,
+            "alt.tag_generator.service",
+            Database.APP,
+            "alt_tag_generator",
+            (),
+        ),
+        ServiceSpec(
+            "search-indexer",
+            9300,
+            "alt.search_indexer.service",
+            Database.APP,
+            "alt_search_indexer",
+            (),
+        ),
+        ServiceSpec(
+            "pre-processor-sidecar", 9210, "alt.inoreader.service", Database.APP, "alt_sidecar", ()
+        ),
         ServiceSpec("auth-token-manager", 9220, "alt.token_manager.service", None, None, ()),
-        ServiceSpec("alt-frontend", 3000, "alt.frontend.service", None, None,
-                    ("alt-backend", "auth-service"), public=True),
+        ServiceSpec(
+            "alt-frontend",
+            3000,
+            "alt.frontend.service",
+            None,
+            None,
+            ("alt-backend", "auth-service"),
+            public=True,
+        ),
     )
 }
 """In dependency order: a service appears after the services it calls."""

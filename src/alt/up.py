@@ -56,18 +56,23 @@ def run_up(settings: Settings) -> int:
                     applied = migrate(urls[database], database)
                     if applied:
                         _say(f"{database.value} database: applied {', '.join(applied)}")
-                env = {**os.environ,
-                       "DATABASE_URL": urls[Database.APP],
-                       "AUTH_DATABASE_URL": urls[Database.AUTH],
-                       "ALT_SERVICE_KEYS_FILE": str(_keys_file(settings)),
-                       "ALT_DATA_DIR": str(settings.data_dir)}
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": urls[Database.APP],
+                    "AUTH_DATABASE_URL": urls[Database.AUTH],
+                    "ALT_SERVICE_KEYS_FILE": str(_keys_file(settings)),
+                    "ALT_DATA_DIR": str(settings.data_dir),
+                }
                 if stop.is_set():
                     return 0
                 with _children(settings, env, stop) as children:
                     try:
                         if _wait_ready(children, stop, settings.up_ready_timeout_s):
-                            print(f"Alt is ready at {settings.service_url('alt-frontend')} "
-                                  "(Ctrl-C stops it)", flush=True)
+                            print(
+                                f"Alt is ready at {settings.service_url('alt-frontend')} "
+                                "(Ctrl-C stops it)",
+                                flush=True,
+                            )
                             _watch(children, stop)
                     except UpError as exc:
                         _say(str(exc))  # said before the others stop, so it is not buried
@@ -117,16 +122,20 @@ def _die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def _children(settings: Settings, env: dict[str, str],
-              stop: threading.Event) -> Iterator[list[Child]]:
+def _children(
+    settings: Settings, env: dict[str, str], stop: threading.Event
+) -> Iterator[list[Child]]:
     children: list[Child] = []
     try:
         for name in SERVICES:
             process = subprocess.Popen(
-                [sys.executable, "-m", "alt.cli", "serve", name], env=env,
+                [sys.executable, "-m", "alt.cli", "serve", name],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 # Own process group: Ctrl-C reaches `alt up` only, which stops each child once.
-                process_group=0, preexec_fn=_die_with_parent)
+                process_group=0,
+                preexec_fn=_die_with_parent,
+            )
             children.append(Child(name, settings.service_url(name), process))
         yield children
     finally:
@@ -155,8 +164,10 @@ def _exited(children: list[Child]) -> None:
     for child in children:
         code = child.process.poll()
         if code is not None:
-            raise UpError(f'{child.name} exited with code {code}; its log is above '
-                          f'(lines with "service": "{child.name}")')
+            raise UpError(
+                f"{child.name} exited with code {code}; its log is above "
+                f'(lines with "service": "{child.name}")'
+            )
 
 
 def _wait_ready(children: list[Child], stop: threading.Event, timeout_s: float) -> bool:
@@ -179,10 +190,14 @@ def _wait_ready(children: list[Child], stop: threading.Event, timeout_s: float) 
             if not pending:
                 return True
             if time.monotonic() > deadline:
-                names = "; ".join(f"{name} ({child.url}/v1/ready answered {last.get(name)})"
-                                  for name, child in pending.items())
-                raise UpError(f"not ready after {timeout_s:.0f} s: {names}. "
-                              'Their logs are above (lines with "service": "<name>").')
+                names = "; ".join(
+                    f"{name} ({child.url}/v1/ready answered {last.get(name)})"
+                    for name, child in pending.items()
+                )
+                raise UpError(
+                    f"not ready after {timeout_s:.0f} s: {names}. "
+                    'Their logs are above (lines with "service": "<name>").'
+                )
             if stop.wait(POLL_S):
                 return False
     return True

@@ -37,24 +37,37 @@ class Browser:
         self.csrf = response.json()["csrf_token"]
         return self.csrf
 
-    async def login(self, email: str, password: str = PASSWORD,
-                    code: str | None = None) -> httpx.Response:
+    async def login(
+        self, email: str, password: str = PASSWORD, code: str | None = None
+    ) -> httpx.Response:
         await self.fetch_csrf()
         response = await self.http.post(
-            "/api/auth/login", json={"email": email, "password": password, "code": code},
-            headers={"X-CSRF-Token": self.csrf or ""})
+            "/api/auth/login",
+            json={"email": email, "password": password, "code": code},
+            headers={"X-CSRF-Token": self.csrf or ""},
+        )
         if response.status_code == 200:
             self.csrf = response.json()["csrf_token"]
         return response
 
     async def register(self, email: str, password: str = PASSWORD) -> httpx.Response:
         await self.fetch_csrf()
-        return await self.http.post("/api/auth/register",
-                                    json={"email": email, "password": password},
-                                    headers={"X-CSRF-Token": self.csrf or ""})
+        return await self.http.post(
+            "/api/auth/register",
+            json={"email": email, "password": password},
+            headers={"X-CSRF-Token": self.csrf or ""},
+        )
 
-    async def call(self, method: str, path: str, json: Any = None, *, csrf: bool = True,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         sent = dict(headers or {})
         if csrf and self.csrf:
             sent.setdefault("X-CSRF-Token", self.csrf)
@@ -85,8 +98,11 @@ class Stack:
         return self.settings.service_url("auth-service")
 
     def browser(self, **kwargs: Any) -> Browser:
-        browser = Browser(httpx.AsyncClient(base_url=self.edge_url, follow_redirects=False,
-                                            timeout=30.0, **kwargs))
+        browser = Browser(
+            httpx.AsyncClient(
+                base_url=self.edge_url, follow_redirects=False, timeout=30.0, **kwargs
+            )
+        )
         self.browsers.append(browser)
         return browser
 
@@ -110,18 +126,28 @@ class Stack:
         async def sign(request: httpx.Request) -> None:
             request.headers[HEADER] = stack.service_token(caller, audience)
 
-        return httpx.AsyncClient(base_url=self.settings.service_url(audience), timeout=30.0,
-                                 event_hooks={"request": [sign]})
+        return httpx.AsyncClient(
+            base_url=self.settings.service_url(audience),
+            timeout=30.0,
+            event_hooks={"request": [sign]},
+        )
 
     def advance_clock(self, seconds: float) -> None:
         """Move the auth database's clock forward, as far as auth-service can tell: every stored
         time goes back by `seconds`."""
-        shifts = {"sessions": ("created_at", "last_seen_at", "idle_expires_at",
-                               "absolute_expires_at", "revoked_at"),
-                  "users": ("created_at", "updated_at", "password_changed_at", "last_login_at"),
-                  "presessions": ("created_at", "expires_at"),
-                  "auth_throttle": ("window_started_at", "locked_until"),
-                  "signing_keys": ("created_at", "retired_at")}
+        shifts = {
+            "sessions": (
+                "created_at",
+                "last_seen_at",
+                "idle_expires_at",
+                "absolute_expires_at",
+                "revoked_at",
+            ),
+            "users": ("created_at", "updated_at", "password_changed_at", "last_login_at"),
+            "presessions": ("created_at", "expires_at"),
+            "auth_throttle": ("window_started_at", "locked_until"),
+            "signing_keys": ("created_at", "retired_at"),
+        }
         for table, columns in shifts.items():
             assignments = ", ".join(f"{c} = {c} - %(d)s * interval '1 second'" for c in columns)
             self.sql(f"UPDATE {table} SET {assignments}", {"d": seconds})  # noqa: S608
@@ -178,8 +204,13 @@ def module_env(auth_env: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def stack(stack_settings: Settings, auth_db: str, module_env: None,
-                seed_admin: bool, served: tuple[str, ...]) -> AsyncIterator[Stack]:
+async def stack(
+    stack_settings: Settings,
+    auth_db: str,
+    module_env: None,
+    seed_admin: bool,
+    served: tuple[str, ...],
+) -> AsyncIterator[Stack]:
     made = Stack(stack_settings, auth_db)
     if seed_admin:
         made.make_user(ADMIN_EMAIL, admin=True)

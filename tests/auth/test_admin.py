@@ -13,8 +13,12 @@ from fastapi.routing import APIRoute
 from alt.auth import routes_admin
 from tests.auth.conftest import ADMIN_EMAIL, PASSWORD, Browser, Stack
 
-ADMIN_ROUTES = [(method, route.path) for route in routes_admin.router(APIRoute).routes
-                if isinstance(route, APIRoute) for method in sorted(route.methods or ())]
+ADMIN_ROUTES = [
+    (method, route.path)
+    for route in routes_admin.router(APIRoute).routes
+    if isinstance(route, APIRoute)
+    for method in sorted(route.methods or ())
+]
 ADMIN_ROUTES.append(("PUT", "/v1/auth/settings"))
 
 
@@ -31,21 +35,32 @@ def edge(path: str, user_id: uuid.UUID) -> str:
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
-async def test_normal_users_get_403_on_every_admin_route(stack: Stack, method: str,
-                                                         path: str) -> None:
+async def test_normal_users_get_403_on_every_admin_route(
+    stack: Stack, method: str, path: str
+) -> None:
     assert len(ADMIN_ROUTES) >= 6
     target = stack.make_user(f"target-{uuid.uuid4().hex[:8]}@example.org")
     email = f"plain-{uuid.uuid4().hex[:8]}@example.org"
     stack.make_user(email)
     user = stack.browser()
     assert (await user.login(email)).status_code == 200
-    body = {"email": "made@example.org", "password": PASSWORD, "role": "admin",
-            "disabled": True, "registration_open": False}
-    response = await user.call(method, edge(path, target), body,
-                               headers={"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1"})
+    body = {
+        "email": "made@example.org",
+        "password": PASSWORD,
+        "role": "admin",
+        "disabled": True,
+        "registration_open": False,
+    }
+    response = await user.call(
+        method,
+        edge(path, target),
+        body,
+        headers={"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1"},
+    )
     assert response.status_code == 403, (method, path, response.text)
     assert stack.sql("SELECT role, disabled_at FROM users WHERE id = %s", (target,)) == [
-        {"role": "user", "disabled_at": None}]
+        {"role": "user", "disabled_at": None}
+    ]
     assert stack.sql("SELECT 1 FROM users WHERE email = 'made@example.org'") == []
     anonymous = await stack.browser().http.request(method, edge(path, target), json=body)
     assert anonymous.status_code in (401, 403)
@@ -53,17 +68,23 @@ async def test_normal_users_get_403_on_every_admin_route(stack: Stack, method: s
 
 async def test_the_last_admin_cannot_be_removed(stack: Stack, admin: Browser) -> None:
     me = stack.sql("SELECT id FROM users WHERE email = %s", (ADMIN_EMAIL,))[0]["id"]
-    for method, body in (("DELETE", None), ("PATCH", {"role": "user"}),
-                         ("PATCH", {"disabled": True})):
+    for method, body in (
+        ("DELETE", None),
+        ("PATCH", {"role": "user"}),
+        ("PATCH", {"disabled": True}),
+    ):
         response = await admin.call(method, f"/api/auth/user/{me}", body)
         assert response.status_code == 409, response.text
         assert response.json()["code"] == "last_admin"
     assert stack.sql("SELECT role, disabled_at FROM users WHERE id = %s", (me,)) == [
-        {"role": "admin", "disabled_at": None}]
+        {"role": "admin", "disabled_at": None}
+    ]
 
-    second = await admin.call("POST", "/api/auth/user",
-                              {"email": "second-admin@example.org", "password": PASSWORD,
-                               "role": "admin"})
+    second = await admin.call(
+        "POST",
+        "/api/auth/user",
+        {"email": "second-admin@example.org", "password": PASSWORD, "role": "admin"},
+    )
     assert second.status_code == 201
     other = stack.browser()
     assert (await other.login("second-admin@example.org")).status_code == 200
@@ -74,8 +95,9 @@ async def test_the_last_admin_cannot_be_removed(stack: Stack, admin: Browser) ->
     assert (await other.call("DELETE", f"/api/auth/user/{lone}")).status_code == 409
     restored = await other.call("PATCH", f"/api/auth/user/{me}", {"role": "admin"})
     assert restored.status_code == 200
-    assert (await admin.call("GET", "/api/auth/user/profile")).status_code == 401, \
+    assert (await admin.call("GET", "/api/auth/user/profile")).status_code == 401, (
         "a role change ends the user's sessions"
+    )
     assert (await admin.login(ADMIN_EMAIL)).status_code == 200
 
 
@@ -100,13 +122,15 @@ async def test_admins_never_see_hashes_or_session_ids(stack: Stack, admin: Brows
 
 
 async def test_admin_creates_disables_and_deletes_users(stack: Stack, admin: Browser) -> None:
-    created = await admin.call("POST", "/api/auth/user",
-                               {"email": "Made.By@Admin.EXAMPLE", "password": PASSWORD})
+    created = await admin.call(
+        "POST", "/api/auth/user", {"email": "Made.By@Admin.EXAMPLE", "password": PASSWORD}
+    )
     assert created.status_code == 201
     assert created.json()["role"] == "user"
     assert created.json()["email"] == "made.by@admin.example"
-    dup = await admin.call("POST", "/api/auth/user",
-                           {"email": "made.by@admin.example", "password": PASSWORD})
+    dup = await admin.call(
+        "POST", "/api/auth/user", {"email": "made.by@admin.example", "password": PASSWORD}
+    )
     assert dup.status_code == 409
     user_id = created.json()["id"]
     user = stack.browser()

@@ -16,10 +16,12 @@ INTERNAL = {"/v1/auth/validate", "/v1/auth/events", "/v1/auth/keys"}
 
 
 def auth_service_routes() -> list[APIRoute]:
-    routers = (routes_auth.router(APIRoute), routes_user.router(APIRoute),
-               routes_admin.router(APIRoute))
-    return [route for router in routers for route in router.routes
-            if isinstance(route, APIRoute)]
+    routers = (
+        routes_auth.router(APIRoute),
+        routes_user.router(APIRoute),
+        routes_admin.router(APIRoute),
+    )
+    return [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
 
 
 def edge_path(path: str) -> str:
@@ -27,9 +29,12 @@ def edge_path(path: str) -> str:
 
 
 def state_changing() -> list[tuple[str, str]]:
-    found = [(method, route.path) for route in auth_service_routes()
-             for method in sorted((route.methods or set()) & UNSAFE)
-             if route.path not in PRE_SESSION | BOOTSTRAP | INTERNAL]
+    found = [
+        (method, route.path)
+        for route in auth_service_routes()
+        for method in sorted((route.methods or set()) & UNSAFE)
+        if route.path not in PRE_SESSION | BOOTSTRAP | INTERNAL
+    ]
     assert len(found) >= 13, found  # the list really comes from the routers
     return found
 
@@ -52,18 +57,26 @@ async def two_users(stack: Stack) -> tuple[Browser, Browser, str, str]:
 
 
 def concrete(path: str, user_id: str, session_id: str) -> str:
-    return edge_path(path).replace("{user_id:uuid}", user_id).replace(
-        "{session_id:uuid}", session_id)
+    return (
+        edge_path(path).replace("{user_id:uuid}", user_id).replace("{session_id:uuid}", session_id)
+    )
 
 
-BODY = {"password": PASSWORD, "code": "123456", "display_name": "x", "role": "user",
-        "disabled": True, "registration_open": False, "email": "new@example.org"}
+BODY = {
+    "password": PASSWORD,
+    "code": "123456",
+    "display_name": "x",
+    "role": "user",
+    "disabled": True,
+    "registration_open": False,
+    "email": "new@example.org",
+}
 
 
 @pytest.mark.parametrize(("method", "path"), state_changing())
 async def test_state_changing_routes_need_this_sessions_csrf_token(
-        stack: Stack, two_users: tuple[Browser, Browser, str, str], method: str,
-        path: str) -> None:
+    stack: Stack, two_users: tuple[Browser, Browser, str, str], method: str, path: str
+) -> None:
     admin, other, victim, session_id = two_users
     url = concrete(path, victim, session_id)
     before = stack.sql("SELECT id, role, disabled_at, email FROM users ORDER BY id")
@@ -81,8 +94,7 @@ async def test_state_changing_routes_need_this_sessions_csrf_token(
 
 
 @pytest.mark.parametrize("path", sorted(INTERNAL))
-async def test_internal_routes_are_not_reachable_through_the_edge(stack: Stack,
-                                                                  path: str) -> None:
+async def test_internal_routes_are_not_reachable_through_the_edge(stack: Stack, path: str) -> None:
     for method in ("GET", "POST"):
         response = await stack.browser().http.request(method, edge_path(path))
         assert response.status_code == 404
@@ -113,31 +125,42 @@ async def test_login_and_register_need_the_pre_session_token(stack: Stack) -> No
         login = await victim.http.post("/api/auth/login", json=credentials, headers=headers)
         assert login.status_code == 403, headers
         register = await victim.http.post(
-            "/api/auth/register", json={"email": "csrf@example.org", "password": PASSWORD},
-            headers=headers)
+            "/api/auth/register",
+            json={"email": "csrf@example.org", "password": PASSWORD},
+            headers=headers,
+        )
         assert register.status_code == 403
     assert victim.cookie() is None
     assert stack.sql("SELECT 1 FROM users WHERE email = 'csrf@example.org'") == []
     assert stack.audit("csrf.rejected")
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-site"},
-])
-async def test_cross_site_posts_are_refused_even_with_a_token(stack: Stack,
-                                                              headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_cross_site_posts_are_refused_even_with_a_token(
+    stack: Stack, headers: dict[str, str]
+) -> None:
     browser = stack.browser()
     token = await browser.fetch_csrf()
     response = await browser.http.post(
-        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD},
-        headers={"X-CSRF-Token": token, **headers})
+        "/api/auth/login",
+        json={"email": ADMIN_EMAIL, "password": PASSWORD},
+        headers={"X-CSRF-Token": token, **headers},
+    )
     assert response.status_code == 403
     assert response.json()["code"] == "cross_site"
-    form = await browser.http.post("/login", headers=headers, data={
-        "email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": token})
+    form = await browser.http.post(
+        "/login",
+        headers=headers,
+        data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": token},
+    )
     assert form.status_code == 403
     assert browser.cookie() is None
 
@@ -146,7 +169,8 @@ async def test_same_origin_posts_are_accepted(stack: Stack) -> None:
     browser = stack.browser()
     token = await browser.fetch_csrf()
     response = await browser.http.post(
-        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD},
-        headers={"X-CSRF-Token": token, "Origin": stack.edge_url,
-                 "Sec-Fetch-Site": "same-origin"})
+        "/api/auth/login",
+        json={"email": ADMIN_EMAIL, "password": PASSWORD},
+        headers={"X-CSRF-Token": token, "Origin": stack.edge_url, "Sec-Fetch-Site": "same-origin"},
+    )
     assert response.status_code == 200

@@ -13,12 +13,34 @@ from alt.frontend.pages import safe_next
 from tests.auth.conftest import ADMIN_EMAIL, PASSWORD, Stack
 from tests.helpers import running
 
-BAD_NEXT = ["//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example",
-            "javascript:alert(1)", "/%2F%2Fevil.example", "/\tevil.example", "/\t/evil.example",
-            "/%5Cevil.example", "/%252F%252Fevil.example", "http:/evil.example",
-            "//evil.example/path", " //evil.example", "/\r\nLocation: https://evil.example"]
-LEAKS = ["Traceback", "File \"", "/work/", "site-packages", "psycopg", "SELECT ", "INSERT ",
-         "password_hash", "postgresql://", "Exception"]
+BAD_NEXT = [
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example",
+    "javascript:alert(1)",
+    "/%2F%2Fevil.example",
+    "/\tevil.example",
+    "/\t/evil.example",
+    "/%5Cevil.example",
+    "/%252F%252Fevil.example",
+    "http:/evil.example",
+    "//evil.example/path",
+    " //evil.example",
+    "/\r\nLocation: https://evil.example",
+]
+LEAKS = [
+    "Traceback",
+    'File "',
+    "/work/",
+    "site-packages",
+    "psycopg",
+    "SELECT ",
+    "INSERT ",
+    "password_hash",
+    "postgresql://",
+    "Exception",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +50,11 @@ def auth_env() -> dict[str, str]:
 
 def same_origin_path(location: str, base: str) -> bool:
     target = urlsplit(urljoin(base, location))
-    return location.startswith("/") and not location.startswith(("//", "/\\")) and \
-        target.netloc == urlsplit(base).netloc
+    return (
+        location.startswith("/")
+        and not location.startswith(("//", "/\\"))
+        and target.netloc == urlsplit(base).netloc
+    )
 
 
 @pytest.mark.parametrize("value", BAD_NEXT)
@@ -49,8 +74,10 @@ async def test_login_redirects_only_to_same_origin_paths(stack: Stack, value: st
     page = await browser.http.get("/login", params={"next": value})
     assert page.status_code == 200
     csrf = page.text.split("name=csrf_token value='", 1)[1].split("'", 1)[0]
-    response = await browser.http.post("/login", data={
-        "email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": csrf, "next": value})
+    response = await browser.http.post(
+        "/login",
+        data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": csrf, "next": value},
+    )
     assert response.status_code == 303, response.text
     location = response.headers["location"]
     assert same_origin_path(location, stack.edge_url), location
@@ -64,9 +91,15 @@ async def test_failed_form_login_stays_on_the_form(stack: Stack) -> None:
     browser = stack.browser()
     page = await browser.http.get("/login")
     csrf = page.text.split("name=csrf_token value='", 1)[1].split("'", 1)[0]
-    response = await browser.http.post("/login", data={
-        "email": ADMIN_EMAIL, "password": "wrong password!", "csrf_token": csrf,
-        "next": "/x"})
+    response = await browser.http.post(
+        "/login",
+        data={
+            "email": ADMIN_EMAIL,
+            "password": "wrong password!",
+            "csrf_token": csrf,
+            "next": "/x",
+        },
+    )
     assert response.status_code == 401
     assert "<form" in response.text
     assert browser.cookie() is None
@@ -77,10 +110,18 @@ async def test_forwarding_headers_do_not_open_admin_routes(stack: Stack) -> None
     stack.make_user("outsider@example.org")
     user = stack.browser()
     await user.login("outsider@example.org")
-    spoof = {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1",
-             "X-Alt-Client-IP": "127.0.0.1", "X-Alt-User-Role": "admin"}
-    for method, path in (("GET", "/api/auth/user"), ("POST", "/api/auth/user"),
-                         ("PUT", "/api/auth/settings")):
+    spoof = {
+        "X-Forwarded-For": "127.0.0.1",
+        "X-Real-IP": "127.0.0.1",
+        "Forwarded": "for=127.0.0.1",
+        "X-Alt-Client-IP": "127.0.0.1",
+        "X-Alt-User-Role": "admin",
+    }
+    for method, path in (
+        ("GET", "/api/auth/user"),
+        ("POST", "/api/auth/user"),
+        ("PUT", "/api/auth/settings"),
+    ):
         response = await user.call(method, path, {"registration_open": False}, headers=spoof)
         assert response.status_code == 403
         anonymous = await stack.browser().http.request(method, path, headers=spoof)
@@ -91,9 +132,14 @@ async def test_browser_sent_x_alt_headers_are_never_believed(stack: Stack) -> No
     browser = stack.browser()
     token = await browser.fetch_csrf()
     response = await browser.http.post(
-        "/api/auth/login", json={"email": "ghost@example.org", "password": "wrong password!"},
-        headers={"X-CSRF-Token": token, "X-Alt-Client-IP": "203.0.113.9",
-                 "X-Forwarded-For": "203.0.113.10"})
+        "/api/auth/login",
+        json={"email": "ghost@example.org", "password": "wrong password!"},
+        headers={
+            "X-CSRF-Token": token,
+            "X-Alt-Client-IP": "203.0.113.9",
+            "X-Forwarded-For": "203.0.113.10",
+        },
+    )
     assert response.status_code == 401
     assert stack.audit("login.failed")[-1]["ip"].exploded == "127.0.0.1"
     admin = stack.browser()
@@ -104,10 +150,24 @@ async def test_browser_sent_x_alt_headers_are_never_believed(stack: Stack) -> No
     assert profile.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect",
-                                  "/debug", "/v1/debug/csrf/health", "/api/auth/keys",
-                                  "/api/auth/validate", "/api/auth/events", "/admin",
-                                  "/api/v1/internal/users/1", "/.env", "/server-status"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/docs/oauth2-redirect",
+        "/debug",
+        "/v1/debug/csrf/health",
+        "/api/auth/keys",
+        "/api/auth/validate",
+        "/api/auth/events",
+        "/admin",
+        "/api/v1/internal/users/1",
+        "/.env",
+        "/server-status",
+    ],
+)
 async def test_nothing_internal_on_the_public_side(stack: Stack, path: str) -> None:
     """AUTH-11."""
     response = await stack.browser().http.get(path)
@@ -119,11 +179,14 @@ async def test_errors_reveal_nothing_internal(stack: Stack) -> None:
     browser = stack.browser()
     token = await browser.fetch_csrf()
     answers = [
-        await browser.http.post("/api/auth/login", content=b"{not json",
-                                headers={"X-CSRF-Token": token,
-                                         "content-type": "application/json"}),
-        await browser.http.post("/api/auth/login", json={"email": 5},
-                                headers={"X-CSRF-Token": token}),
+        await browser.http.post(
+            "/api/auth/login",
+            content=b"{not json",
+            headers={"X-CSRF-Token": token, "content-type": "application/json"},
+        ),
+        await browser.http.post(
+            "/api/auth/login", json={"email": 5}, headers={"X-CSRF-Token": token}
+        ),
         await browser.http.get("/api/auth/user/not-a-uuid"),
         await browser.http.get("/api/auth/logout"),
         await browser.http.delete("/api/auth/user/sessions/xyz"),
@@ -139,27 +202,36 @@ async def test_errors_reveal_nothing_internal(stack: Stack) -> None:
 async def test_an_auth_service_outage_reveals_nothing(stack: Stack) -> None:
     from tests.helpers import free_port, with_overrides
 
-    lonely = with_overrides(stack.settings, ALT_FRONTEND_URL=f"http://127.0.0.1:{free_port()}",
-                            AUTH_SERVICE_URL=f"http://127.0.0.1:{free_port()}")
-    async with running(lonely, "alt-frontend"), \
-            httpx.AsyncClient(base_url=lonely.service_url("alt-frontend")) as client:
+    lonely = with_overrides(
+        stack.settings,
+        ALT_FRONTEND_URL=f"http://127.0.0.1:{free_port()}",
+        AUTH_SERVICE_URL=f"http://127.0.0.1:{free_port()}",
+    )
+    async with (
+        running(lonely, "alt-frontend"),
+        httpx.AsyncClient(base_url=lonely.service_url("alt-frontend")) as client,
+    ):
         response = await client.post("/api/auth/csrf")
         assert response.status_code == 500
         for leak in [*LEAKS, lonely.service_url("auth-service"), "ConnectError"]:
             assert leak not in response.text
 
 
-@pytest.mark.parametrize(("path", "headers", "reason"), [
-    ("/?q=1%27%20OR%20%271%27%3D%271", {}, "sql_injection"),
-    ("/api/auth/csrf?x=1%20UNION%20SELECT%20password_hash%20FROM%20users", {}, "sql_injection"),
-    ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E", {}, "xss"),
-    ("/static/..%2f..%2fetc%2fpasswd", {}, "path_traversal"),
-    ("/files?name=../../etc/passwd", {}, "path_traversal"),
-    ("/", {"User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"}, "scanner"),
-    ("/login", {"User-Agent": "Mozilla/5.00 (Nikto/2.1.6)"}, "scanner"),
-])
-async def test_probes_are_refused_and_audited(stack: Stack, path: str, headers: dict[str, str],
-                                              reason: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "headers", "reason"),
+    [
+        ("/?q=1%27%20OR%20%271%27%3D%271", {}, "sql_injection"),
+        ("/api/auth/csrf?x=1%20UNION%20SELECT%20password_hash%20FROM%20users", {}, "sql_injection"),
+        ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E", {}, "xss"),
+        ("/static/..%2f..%2fetc%2fpasswd", {}, "path_traversal"),
+        ("/files?name=../../etc/passwd", {}, "path_traversal"),
+        ("/", {"User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"}, "scanner"),
+        ("/login", {"User-Agent": "Mozilla/5.00 (Nikto/2.1.6)"}, "scanner"),
+    ],
+)
+async def test_probes_are_refused_and_audited(
+    stack: Stack, path: str, headers: dict[str, str], reason: str
+) -> None:
     before = len(stack.audit("probe.blocked"))
     response = await stack.browser().http.get(path, headers=headers)
     assert response.status_code == 403
@@ -173,20 +245,25 @@ async def test_probes_in_json_bodies_but_never_in_passwords(stack: Stack) -> Non
     browser = stack.browser()
     token = await browser.fetch_csrf()
     probe = await browser.http.post(
-        "/api/auth/login", headers={"X-CSRF-Token": token},
-        json={"email": "<script>alert(1)</script>@example.org", "password": "x" * 12})
+        "/api/auth/login",
+        headers={"X-CSRF-Token": token},
+        json={"email": "<script>alert(1)</script>@example.org", "password": "x" * 12},
+    )
     assert probe.status_code == 403
     odd_password = await browser.http.post(
-        "/api/auth/login", headers={"X-CSRF-Token": token},
-        json={"email": ADMIN_EMAIL, "password": "' OR 1=1 -- <script>"})
+        "/api/auth/login",
+        headers={"X-CSRF-Token": token},
+        json={"email": ADMIN_EMAIL, "password": "' OR 1=1 -- <script>"},
+    )
     assert odd_password.status_code == 401
 
 
 async def test_auth_service_blocks_probes_itself(stack: Stack) -> None:
     before = len(stack.audit("probe.blocked"))
     async with stack.as_service("alt-frontend") as edge:
-        response = await edge.post("/v1/auth/csrf?next=../../etc/passwd",
-                                   headers={"X-Alt-Client-IP": "198.51.100.4"})
+        response = await edge.post(
+            "/v1/auth/csrf?next=../../etc/passwd", headers={"X-Alt-Client-IP": "198.51.100.4"}
+        )
     assert response.status_code == 403
     blocked = stack.audit("probe.blocked")
     assert len(blocked) == before + 1
@@ -195,9 +272,13 @@ async def test_auth_service_blocks_probes_itself(stack: Stack) -> None:
 
 async def test_security_headers_on_every_kind_of_answer(stack: Stack) -> None:
     browser = stack.browser()
-    answers = [await browser.http.get("/"), await browser.http.get("/login"),
-               await browser.http.post("/api/auth/csrf"), await browser.http.get("/nowhere"),
-               await browser.http.get("/api/auth/user/profile")]
+    answers = [
+        await browser.http.get("/"),
+        await browser.http.get("/login"),
+        await browser.http.post("/api/auth/csrf"),
+        await browser.http.get("/nowhere"),
+        await browser.http.get("/api/auth/user/profile"),
+    ]
     for answer in answers:
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
@@ -214,24 +295,35 @@ async def test_security_headers_on_every_kind_of_answer(stack: Stack) -> None:
 
 async def test_cors_allows_only_the_allowlist(stack: Stack) -> None:
     browser = stack.browser()
-    preflight = {"Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type, x-csrf-token"}
-    good = await browser.http.options("/api/auth/login",
-                                      headers={"Origin": "https://app.example", **preflight})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-csrf-token",
+    }
+    good = await browser.http.options(
+        "/api/auth/login", headers={"Origin": "https://app.example", **preflight}
+    )
     assert good.status_code == 204
     assert good.headers["access-control-allow-origin"] == "https://app.example"
     assert good.headers["access-control-allow-credentials"] == "true"
-    bad = await browser.http.options("/api/auth/login",
-                                     headers={"Origin": "https://evil.example", **preflight})
+    bad = await browser.http.options(
+        "/api/auth/login", headers={"Origin": "https://evil.example", **preflight}
+    )
     assert bad.status_code == 403
     assert "access-control-allow-origin" not in bad.headers
-    simple = await browser.http.get("/api/auth/settings", headers={"Origin": "https://evil.example"})
+    simple = await browser.http.get(
+        "/api/auth/settings", headers={"Origin": "https://evil.example"}
+    )
     assert "access-control-allow-origin" not in simple.headers
     listed = await browser.http.get("/api/auth/settings", headers={"Origin": "https://app.example"})
     assert listed.headers["access-control-allow-origin"] == "https://app.example"
     token = await browser.fetch_csrf()
     allowed_post = await browser.http.post(
-        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD},
-        headers={"X-CSRF-Token": token, "Origin": "https://app.example",
-                 "Sec-Fetch-Site": "cross-site"})
+        "/api/auth/login",
+        json={"email": ADMIN_EMAIL, "password": PASSWORD},
+        headers={
+            "X-CSRF-Token": token,
+            "Origin": "https://app.example",
+            "Sec-Fetch-Site": "cross-site",
+        },
+    )
     assert allowed_post.status_code == 200

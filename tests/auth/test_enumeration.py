@@ -20,15 +20,20 @@ TRIES = 200
 
 @pytest.fixture(scope="module")
 def auth_env() -> dict[str, str]:
-    return {"ALT_AUTH_LOGIN_ACCOUNT_FAILURES": "100000", "ALT_AUTH_LOGIN_IP_FAILURES": "100000",
-            "ALT_AUTH_LOGIN_IP_RATE": "100000", "ALT_AUTH_REGISTER_IP_RATE": "100000"}
+    return {
+        "ALT_AUTH_LOGIN_ACCOUNT_FAILURES": "100000",
+        "ALT_AUTH_LOGIN_IP_FAILURES": "100000",
+        "ALT_AUTH_LOGIN_IP_RATE": "100000",
+        "ALT_AUTH_REGISTER_IP_RATE": "100000",
+    }
 
 
 def shape(response: httpx.Response) -> tuple[int, str, dict[str, str], list[str]]:
-    headers = {k: v for k, v in response.headers.items()
-               if k not in VARYING and k != "set-cookie"}
-    cookies = [c.split("=", 1)[0] + ";" + c.split(";", 1)[-1]
-               for c in response.headers.get_list("set-cookie")]
+    headers = {k: v for k, v in response.headers.items() if k not in VARYING and k != "set-cookie"}
+    cookies = [
+        c.split("=", 1)[0] + ";" + c.split(";", 1)[-1]
+        for c in response.headers.get_list("set-cookie")
+    ]
     return response.status_code, response.text, headers, cookies
 
 
@@ -36,8 +41,10 @@ async def attempt(browser: Browser, email: str) -> tuple[httpx.Response, float, 
     before = VERIFICATIONS._value.get()
     started = time.perf_counter()
     response = await browser.http.post(
-        "/api/auth/login", json={"email": email, "password": "not the password at all"},
-        headers={"X-CSRF-Token": browser.csrf or ""})
+        "/api/auth/login",
+        json={"email": email, "password": "not the password at all"},
+        headers={"X-CSRF-Token": browser.csrf or ""},
+    )
     return response, time.perf_counter() - started, VERIFICATIONS._value.get() - before
 
 
@@ -49,17 +56,14 @@ async def test_unknown_account_and_wrong_password_look_the_same(stack: Stack) ->
     known_times, unknown_times = [], []
     for n in range(TRIES):
         known, known_s, known_checks = await attempt(browser, "known@example.org")
-        unknown, unknown_s, unknown_checks = await attempt(browser,
-                                                           f"unknown{n}@example.org")
+        unknown, unknown_s, unknown_checks = await attempt(browser, f"unknown{n}@example.org")
         assert known_checks == unknown_checks == 1, "exactly one Argon2 verify per attempt"
         assert shape(known) == shape(unknown)
         assert known.status_code == 401
         known_times.append(known_s)
         unknown_times.append(unknown_s)
-    known_median, unknown_median = statistics.median(known_times), statistics.median(
-        unknown_times)
-    assert abs(known_median - unknown_median) / known_median < 0.10, (known_median,
-                                                                       unknown_median)
+    known_median, unknown_median = statistics.median(known_times), statistics.median(unknown_times)
+    assert abs(known_median - unknown_median) / known_median < 0.10, (known_median, unknown_median)
 
 
 async def test_registration_answers_the_same_for_taken_and_free_addresses(stack: Stack) -> None:
@@ -86,8 +90,10 @@ async def test_the_first_registered_user_is_admin(stack: Stack) -> None:
     await first.register("first@example.org")
     await second.register("second@example.org")
     roles = stack.sql("SELECT email, role FROM users ORDER BY created_at")
-    assert roles == [{"email": "first@example.org", "role": "admin"},
-                     {"email": "second@example.org", "role": "user"}]
+    assert roles == [
+        {"email": "first@example.org", "role": "admin"},
+        {"email": "second@example.org", "role": "user"},
+    ]
     assert (await first.login("first@example.org", PASSWORD)).status_code == 200
     assert (await first.call("GET", "/api/auth/user")).status_code == 200
     assert (await second.login("second@example.org", PASSWORD)).status_code == 200

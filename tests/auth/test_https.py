@@ -49,51 +49,76 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
 @pytest.fixture(scope="module")
-async def tls_edge(stack: Stack,
-                   certificate: tuple[Path, Path]) -> AsyncIterator[httpx.AsyncClient]:
+async def tls_edge(
+    stack: Stack, certificate: tuple[Path, Path]
+) -> AsyncIterator[httpx.AsyncClient]:
     """alt-frontend served over TLS, as behind https."""
     settings = stack.settings
     app = create_app(SERVICES["alt-frontend"], settings, parts(settings))
     port = settings.service_port("alt-frontend")
-    server = uvicorn.Server(uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
-        ssl_certfile=str(certificate[0]), ssl_keyfile=str(certificate[1])))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="on",
+            ssl_certfile=str(certificate[0]),
+            ssl_keyfile=str(certificate[1]),
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
     context = ssl.create_default_context(cafile=str(certificate[0]))
-    async with httpx.AsyncClient(base_url=settings.service_url("alt-frontend"), verify=context,
-                                 follow_redirects=False) as client:
+    async with httpx.AsyncClient(
+        base_url=settings.service_url("alt-frontend"), verify=context, follow_redirects=False
+    ) as client:
         yield client
     server.should_exit = True
     await task
 
 
-async def login(client: httpx.AsyncClient, email: str = ADMIN_EMAIL,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+async def login(
+    client: httpx.AsyncClient, email: str = ADMIN_EMAIL, headers: dict[str, str] | None = None
+) -> httpx.Response:
     token = (await client.post("/api/auth/csrf")).json()["csrf_token"]
-    return await client.post("/api/auth/login", json={"email": email, "password": PASSWORD},
-                             headers={"X-CSRF-Token": token, **(headers or {})})
+    return await client.post(
+        "/api/auth/login",
+        json={"email": email, "password": PASSWORD},
+        headers={"X-CSRF-Token": token, **(headers or {})},
+    )
 
 
 def attributes(set_cookie: str) -> tuple[str, dict[str, str]]:
@@ -125,14 +150,19 @@ async def test_cookies_are_host_prefixed_and_secure(tls_edge: httpx.AsyncClient)
     assert profile.status_code == 200
 
 
-async def test_a_configured_proxy_names_the_client(stack: Stack,
-                                                   tls_edge: httpx.AsyncClient) -> None:
+async def test_a_configured_proxy_names_the_client(
+    stack: Stack, tls_edge: httpx.AsyncClient
+) -> None:
     """The socket peer (127.0.0.1) is a configured proxy here, so its X-Forwarded-For is read
     from the right, skipping proxies."""
     failed = await tls_edge.post(
-        "/api/auth/login", json={"email": "x@example.org", "password": "wrong password!"},
-        headers={"X-CSRF-Token": (await tls_edge.post("/api/auth/csrf")).json()["csrf_token"],
-                 "X-Forwarded-For": "203.0.113.66, 198.51.100.7, 127.0.0.1"})
+        "/api/auth/login",
+        json={"email": "x@example.org", "password": "wrong password!"},
+        headers={
+            "X-CSRF-Token": (await tls_edge.post("/api/auth/csrf")).json()["csrf_token"],
+            "X-Forwarded-For": "203.0.113.66, 198.51.100.7, 127.0.0.1",
+        },
+    )
     assert failed.status_code == 401
     assert stack.audit("login.failed")[-1]["ip"].exploded == "198.51.100.7"
     rows = stack.sql("SELECT key FROM auth_throttle WHERE scope = 'login_ip'")

@@ -82,9 +82,15 @@ class Backend:
 @contextlib.asynccontextmanager
 async def serve_backend(settings: Settings, backend: Backend) -> AsyncIterator[None]:
     app = create_app(SERVICES["alt-backend"], settings, ServiceParts(routers=[backend.router()]))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
-                                           port=settings.service_port("alt-backend"),
-                                           log_config=None, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=settings.service_port("alt-backend"),
+            log_config=None,
+            lifespan="on",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -113,8 +119,10 @@ async def user(stack: Stack, backend: Backend) -> tuple[Browser, uuid.UUID]:
 
 
 def signing_key(stack: Stack) -> tuple[str, Ed25519PrivateKey]:
-    row = stack.sql("SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL"
-                    " ORDER BY created_at DESC LIMIT 1")[0]
+    row = stack.sql(
+        "SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL"
+        " ORDER BY created_at DESC LIMIT 1"
+    )[0]
     key = serialization.load_pem_private_key(bytes(row["private_key"]), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return row["kid"], key
@@ -122,34 +130,52 @@ def signing_key(stack: Stack) -> tuple[str, Ed25519PrivateKey]:
 
 def claims(user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": "auth-service", "aud": "alt", "sub": str(user_id), "role": "admin",
-            "sid": str(uuid.uuid4()), "csrf": True, "iat": now, "exp": now + 120}
+    base = {
+        "iss": "auth-service",
+        "aud": "alt",
+        "sub": str(user_id),
+        "role": "admin",
+        "sid": str(uuid.uuid4()),
+        "csrf": True,
+        "iat": now,
+        "exp": now + 120,
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
 
 def unsigned(payload: dict[str, Any], kid: str) -> str:
     """A token with `alg: none` and no signature."""
+
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    return part(json.dumps({"alg": "none", "kid": kid}).encode()) + "." + \
-        part(json.dumps(payload).encode()) + "."
+    return (
+        part(json.dumps({"alg": "none", "kid": kid}).encode())
+        + "."
+        + part(json.dumps(payload).encode())
+        + "."
+    )
 
 
 def hs256(payload: dict[str, Any], secret: bytes, kid: str) -> str:
     """An HS256 token keyed with the public key (the algorithm-confusion attack)."""
+
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    signing_input = part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + \
-        "." + part(json.dumps(payload).encode())
+    signing_input = (
+        part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+        + "."
+        + part(json.dumps(payload).encode())
+    )
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + part(signature)
 
 
 async def test_the_edge_passes_a_verified_user_to_the_backend(
-        stack: Stack, user: tuple[Browser, uuid.UUID]) -> None:
+    stack: Stack, user: tuple[Browser, uuid.UUID]
+) -> None:
     browser, user_id = user
     me = await browser.call("GET", "/api/v1/whoami")
     assert me.status_code == 200, me.text
@@ -162,7 +188,8 @@ async def test_the_edge_passes_a_verified_user_to_the_backend(
 
 
 async def test_state_changes_in_the_backend_need_the_csrf_token(
-        user: tuple[Browser, uuid.UUID]) -> None:
+    user: tuple[Browser, uuid.UUID],
+) -> None:
     browser, user_id = user
     assert (await browser.call("POST", "/api/v1/things", csrf=False)).status_code == 403
     other = await browser.call("POST", "/api/v1/things", headers={"X-CSRF-Token": "x" * 43})
@@ -174,14 +201,18 @@ async def test_state_changes_in_the_backend_need_the_csrf_token(
     assert cross.status_code == 403
 
 
-async def test_browsers_cannot_bring_their_own_identity(stack: Stack, backend: Backend,
-                                                        user: tuple[Browser, uuid.UUID]) -> None:
+async def test_browsers_cannot_bring_their_own_identity(
+    stack: Stack, backend: Backend, user: tuple[Browser, uuid.UUID]
+) -> None:
     _, user_id = user
     kid, key = signing_key(stack)
     good = jwt.encode(claims(user_id), key, algorithm="EdDSA", headers={"kid": kid})
     stranger = stack.browser()
-    for headers in ({"X-Alt-User-Id": str(user_id), "X-Alt-User-Role": "admin"},
-                    {USER_TOKEN_HEADER: good}, {"Authorization": f"Bearer {good}"}):
+    for headers in (
+        {"X-Alt-User-Id": str(user_id), "X-Alt-User-Role": "admin"},
+        {USER_TOKEN_HEADER: good},
+        {"Authorization": f"Bearer {good}"},
+    ):
         response = await stranger.http.get("/api/v1/whoami", headers=headers)
         assert response.status_code == 401
     assert (await stranger.http.get("/api/v1/internal/users/x")).status_code == 404
@@ -190,37 +221,52 @@ async def test_browsers_cannot_bring_their_own_identity(stack: Stack, backend: B
 
 
 async def test_the_backend_refuses_every_identity_but_a_valid_user_token(
-        stack: Stack, backend: Backend, user: tuple[Browser, uuid.UUID]) -> None:
+    stack: Stack, backend: Backend, user: tuple[Browser, uuid.UUID]
+) -> None:
     _, user_id = user
     kid, key = signing_key(stack)
     forger = Ed25519PrivateKey.generate()
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     refused: dict[str, str | dict[str, str]] = {
         "plain headers": {"X-Alt-User-Id": str(user_id), "X-Alt-User-Role": "admin"},
-        "forged signature": jwt.encode(claims(user_id), forger, algorithm="EdDSA",
-                                       headers={"kid": kid}),
-        "expired": jwt.encode(claims(user_id, iat=int(time.time()) - 600,
-                                     exp=int(time.time()) - 300), key, algorithm="EdDSA",
-                              headers={"kid": kid}),
-        "other audience": jwt.encode(claims(user_id, aud="auth-service"), key,
-                                     algorithm="EdDSA", headers={"kid": kid}),
-        "other issuer": jwt.encode(claims(user_id, iss="alt-frontend"), key, algorithm="EdDSA",
-                                   headers={"kid": kid}),
-        "unknown key id": jwt.encode(claims(user_id), key, algorithm="EdDSA",
-                                     headers={"kid": "nope"}),
-        "no expiry": jwt.encode(claims(user_id, exp=None), key, algorithm="EdDSA",
-                                headers={"kid": kid}),
-        "lives too long": jwt.encode(claims(user_id, exp=int(time.time()) + 86_400), key,
-                                     algorithm="EdDSA", headers={"kid": kid}),
+        "forged signature": jwt.encode(
+            claims(user_id), forger, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "expired": jwt.encode(
+            claims(user_id, iat=int(time.time()) - 600, exp=int(time.time()) - 300),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
+        ),
+        "other audience": jwt.encode(
+            claims(user_id, aud="auth-service"), key, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "other issuer": jwt.encode(
+            claims(user_id, iss="alt-frontend"), key, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "unknown key id": jwt.encode(
+            claims(user_id), key, algorithm="EdDSA", headers={"kid": "nope"}
+        ),
+        "no expiry": jwt.encode(
+            claims(user_id, exp=None), key, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "lives too long": jwt.encode(
+            claims(user_id, exp=int(time.time()) + 86_400),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
+        ),
         "unsigned": unsigned(claims(user_id), kid),
         "hmac with the public key": hs256(claims(user_id), public_pem, kid),
         "garbage": "not.a.token",
     }
     async with stack.as_service("alt-frontend", "alt-backend") as direct:
         for name, identity in refused.items():
-            headers: dict[str, str] = identity if isinstance(identity, dict) else {
-                USER_TOKEN_HEADER: identity}
+            headers: dict[str, str] = (
+                identity if isinstance(identity, dict) else {USER_TOKEN_HEADER: identity}
+            )
             response = await direct.get("/v1/whoami", headers=headers)
             assert response.status_code == 401, name
             assert response.json()["code"] == "unauthenticated"
@@ -228,8 +274,9 @@ async def test_the_backend_refuses_every_identity_but_a_valid_user_token(
         accepted = await direct.get("/v1/whoami", headers={USER_TOKEN_HEADER: valid})
         assert accepted.status_code == 200
         assert accepted.json()["id"] == str(user_id)
-        no_csrf = jwt.encode(claims(user_id, csrf=False), key, algorithm="EdDSA",
-                             headers={"kid": kid})
+        no_csrf = jwt.encode(
+            claims(user_id, csrf=False), key, algorithm="EdDSA", headers={"kid": kid}
+        )
         post = await direct.post("/v1/things", headers={USER_TOKEN_HEADER: no_csrf})
         assert post.status_code == 403
     async with httpx.AsyncClient(base_url=stack.settings.service_url("alt-backend")) as bare:
@@ -238,21 +285,25 @@ async def test_the_backend_refuses_every_identity_but_a_valid_user_token(
 
 
 async def test_rotated_keys_are_published_before_use_and_learnt(
-        stack: Stack, user: tuple[Browser, uuid.UUID]) -> None:
+    stack: Stack, user: tuple[Browser, uuid.UUID]
+) -> None:
     browser, user_id = user
     old_kid, old_key = signing_key(stack)
-    async with await psycopg.AsyncConnection.connect(stack.auth_db, autocommit=True,
-                                                     row_factory=dict_row) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        stack.auth_db, autocommit=True, row_factory=dict_row
+    ) as conn:
         new_kid = await UserTokenSigner(AuthSettings()).rotate(conn)
         assert new_kid != old_kid
-        assert await UserTokenSigner(AuthSettings()).current_kid(conn) == old_kid, \
+        assert await UserTokenSigner(AuthSettings()).current_kid(conn) == old_kid, (
             "a new key does not sign before it has been published for a while"
+        )
         published = await UserTokenSigner(AuthSettings()).jwks(conn)
         assert {new_kid, old_kid} <= {entry["kid"] for entry in published["keys"]}
         stack.advance_clock(PUBLISH_DELAY_S + 1)
         assert await UserTokenSigner(AuthSettings()).current_kid(conn) == new_kid
-    assert stack.sql("SELECT retired_at IS NOT NULL AS retired FROM signing_keys WHERE kid = %s",
-                     (old_kid,)) == [{"retired": True}]
+    assert stack.sql(
+        "SELECT retired_at IS NOT NULL AS retired FROM signing_keys WHERE kid = %s", (old_kid,)
+    ) == [{"retired": True}]
     kid, key = signing_key(stack)
     assert kid == new_kid
     await asyncio.sleep(KEYS_MIN_REFETCH_S + 0.2)  # the verifier's floor between key fetches
@@ -269,7 +320,8 @@ async def test_rotated_keys_are_published_before_use_and_learnt(
 
 
 async def test_validate_is_for_the_edge_and_the_backend_only(
-        stack: Stack, user: tuple[Browser, uuid.UUID]) -> None:
+    stack: Stack, user: tuple[Browser, uuid.UUID]
+) -> None:
     browser, _ = user
     body = {"session_token": browser.cookie()}
     async with stack.as_service("alt-backend") as backend_client:
@@ -278,8 +330,9 @@ async def test_validate_is_for_the_edge_and_the_backend_only(
         assert "csrf_token" not in response.json()
     async with stack.as_service("tag-generator") as other:
         assert (await other.post("/v1/auth/validate", json=body)).status_code == 403
-        assert (await other.post("/v1/auth/login", json={"email": "a@b.c", "password": "x"})
-                ).status_code == 403
+        assert (
+            await other.post("/v1/auth/login", json={"email": "a@b.c", "password": "x"})
+        ).status_code == 403
     async with httpx.AsyncClient(base_url=stack.auth_url) as anonymous:
         assert (await anonymous.post("/v1/auth/validate", json=body)).status_code == 401
 

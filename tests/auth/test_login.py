@@ -50,9 +50,15 @@ async def test_the_address_limit_holds_across_accounts(stack: Stack) -> None:
     assert (await browser.login("carol@example.org")).status_code == 429
     # A forwarding header from the client is not believed: still the same address.
     spoofed = await browser.http.post(
-            "/api/auth/login", json={"email": "carol@example.org", "password": PASSWORD},
-            headers={"X-CSRF-Token": browser.csrf or "", "X-Forwarded-For": "203.0.113.7",
-                     "X-Real-IP": "203.0.113.7", "X-Alt-Client-IP": "203.0.113.7"})
+        "/api/auth/login",
+        json={"email": "carol@example.org", "password": PASSWORD},
+        headers={
+            "X-CSRF-Token": browser.csrf or "",
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Real-IP": "203.0.113.7",
+            "X-Alt-Client-IP": "203.0.113.7",
+        },
+    )
     assert spoofed.status_code == 429
 
 
@@ -66,8 +72,10 @@ async def test_brute_force_run_is_held_by_the_limits(stack: Stack) -> None:
 
     async def guess(n: int) -> int:
         response = await attacker.http.post(
-            "/api/auth/login", json={"email": "dave@example.org", "password": f"guess-{n:06d}xx"},
-            headers={"X-CSRF-Token": attacker.csrf or ""})
+            "/api/auth/login",
+            json={"email": "dave@example.org", "password": f"guess-{n:06d}xx"},
+            headers={"X-CSRF-Token": attacker.csrf or ""},
+        )
         return response.status_code
 
     statuses: list[int] = []
@@ -77,8 +85,9 @@ async def test_brute_force_run_is_held_by_the_limits(stack: Stack) -> None:
     assert statuses.count(429) == 195
     assert verifications() - before == 5
     assert (await attacker.login("dave@example.org")).status_code == 429
-    failed = [row for row in stack.audit("login.failed")
-              if row["details"]["email"] == "dave@example.org"]
+    failed = [
+        row for row in stack.audit("login.failed") if row["details"]["email"] == "dave@example.org"
+    ]
     assert len(failed) == 5
 
 
@@ -91,16 +100,23 @@ async def test_login_gives_a_new_session_and_csrf_token(stack: Stack) -> None:
     presession = browser.cookie("alt_presession")
     assert presession
     response = await browser.http.post(
-        "/api/auth/login", json={"email": "erin@example.org", "password": PASSWORD},
-        headers={"X-CSRF-Token": pre_csrf})
+        "/api/auth/login",
+        json={"email": "erin@example.org", "password": PASSWORD},
+        headers={"X-CSRF-Token": pre_csrf},
+    )
     assert response.status_code == 200
     session = browser.cookie()
     assert session
     assert session != presession
     assert response.json()["csrf_token"] != pre_csrf
     assert browser.cookie("alt_presession") is None, "pre-session cookie cleared"
-    assert stack.sql("SELECT 1 FROM presessions WHERE id = %s",
-                     (hashlib.sha256(presession.encode()).digest(),)) == []
+    assert (
+        stack.sql(
+            "SELECT 1 FROM presessions WHERE id = %s",
+            (hashlib.sha256(presession.encode()).digest(),),
+        )
+        == []
+    )
 
     thief = stack.browser()
     thief.http.cookies.set("alt_session", presession)
@@ -116,8 +132,9 @@ async def test_login_gives_a_new_session_and_csrf_token(stack: Stack) -> None:
     assert (await old.call("GET", "/api/auth/user/profile")).status_code == 401
 
 
-async def test_no_session_token_in_logs_urls_or_audit(stack: Stack,
-                                                      capfd: pytest.CaptureFixture[str]) -> None:
+async def test_no_session_token_in_logs_urls_or_audit(
+    stack: Stack, capfd: pytest.CaptureFixture[str]
+) -> None:
     browser = stack.browser()
     response = await browser.login(ADMIN_EMAIL)
     assert response.status_code == 200
@@ -139,8 +156,7 @@ async def test_csrf_and_registration_are_rate_limited_per_address(stack: Stack) 
     assert statuses[:120] == [200] * 120
     assert statuses[120] == 429
     stack.sql("DELETE FROM auth_throttle")
-    registrations = [(await browser.register(f"r{n}@example.org")).status_code
-                     for n in range(11)]
+    registrations = [(await browser.register(f"r{n}@example.org")).status_code for n in range(11)]
     assert registrations[:10] == [202] * 10
     assert registrations[10] == 429
     assert stack.sql("SELECT 1 FROM users WHERE email = 'r10@example.org'") == []
@@ -153,7 +169,8 @@ async def test_security_events_are_audited(stack: Stack) -> None:
     await browser.login("audited@example.org")
     await browser.call("POST", "/api/auth/logout")
     user_id = stack.sql("SELECT id FROM users WHERE email = 'audited@example.org'")[0]["id"]
-    events = stack.sql("SELECT event, ip, request_id FROM audit_log WHERE user_id = %s"
-                       " ORDER BY id", (user_id,))
+    events = stack.sql(
+        "SELECT event, ip, request_id FROM audit_log WHERE user_id = %s ORDER BY id", (user_id,)
+    )
     assert [e["event"] for e in events] == ["login.failed", "login.ok", "session.revoked"]
     assert all(e["ip"].exploded == "127.0.0.1" and e["request_id"] for e in events)

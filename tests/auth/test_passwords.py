@@ -57,13 +57,17 @@ async def test_huge_passwords_are_refused_quickly_without_hashing(stack: Stack) 
     for size, status in ((1024 * 1024, 413), (4096, 422)):
         started = time.perf_counter()
         response = await browser.http.post(
-            "/api/auth/login", json={"email": "hash@example.org", "password": "p" * size},
-            headers={"X-CSRF-Token": token})
+            "/api/auth/login",
+            json={"email": "hash@example.org", "password": "p" * size},
+            headers={"X-CSRF-Token": token},
+        )
         assert response.status_code == status
         assert time.perf_counter() - started < 0.1
         register = await browser.http.post(
-            "/api/auth/register", json={"email": "big@example.org", "password": "p" * size},
-            headers={"X-CSRF-Token": token})
+            "/api/auth/register",
+            json={"email": "big@example.org", "password": "p" * size},
+            headers={"X-CSRF-Token": token},
+        )
         assert register.status_code == status
     assert VERIFICATIONS._value.get() == before
     assert stack.sql("SELECT 1 FROM users WHERE email = 'big@example.org'") == []
@@ -78,9 +82,19 @@ async def test_no_truncation_at_72_bytes(stack: Stack) -> None:
     assert (await stack.browser().login("long@example.org", first)).status_code == 200
 
 
-@pytest.mark.parametrize("password", ["short", "password1234", "Password1234!", "qwerty123456",
-                                      "123qweasdzxc", "iloveyou2024!!", "aaaaaaaaaaaaaaaa",
-                                      "abababababababab"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short",
+        "password1234",
+        "Password1234!",
+        "qwerty123456",
+        "123qweasdzxc",
+        "iloveyou2024!!",
+        "aaaaaaaaaaaaaaaa",
+        "abababababababab",
+    ],
+)
 def test_weak_and_common_passwords_are_refused(password: str) -> None:
     with pytest.raises(WeakPassword):
         check_policy(password)
@@ -99,18 +113,34 @@ async def test_registration_refuses_weak_passwords(stack: Stack) -> None:
 
 
 def test_cli_creates_an_admin(stack_settings: object, auth_db: str, stack: Stack) -> None:
-    env = {"PATH": "/usr/bin:/bin", "AUTH_DATABASE_URL": auth_db,
-           "DATABASE_URL": stack.settings.database_url or "",
-           "ALT_SERVICE_KEYS_FILE": str(stack.settings.service_keys_file)}
-    done = subprocess.run([".venv/bin/alt", "user", "create", "Cli@Example.ORG", "--admin",
-                           "--password-stdin"], input=PASSWORD + "\n", env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AUTH_DATABASE_URL": auth_db,
+        "DATABASE_URL": stack.settings.database_url or "",
+        "ALT_SERVICE_KEYS_FILE": str(stack.settings.service_keys_file),
+    }
+    done = subprocess.run(
+        [".venv/bin/alt", "user", "create", "Cli@Example.ORG", "--admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "created admin cli@example.org" in done.stdout
     assert stack.sql("SELECT role FROM users WHERE email = 'cli@example.org'") == [
-        {"role": "admin"}]
-    weak = subprocess.run([".venv/bin/alt", "user", "create", "weak-cli@example.org",
-                           "--password-stdin"], input="password1234\n", env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+        {"role": "admin"}
+    ]
+    weak = subprocess.run(
+        [".venv/bin/alt", "user", "create", "weak-cli@example.org", "--password-stdin"],
+        input="password1234\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert weak.returncode == 1
     assert "too common" in weak.stderr

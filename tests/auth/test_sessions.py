@@ -16,8 +16,10 @@ async def test_idle_and_absolute_expiry_are_enforced_by_the_server(stack: Stack)
     user = stack.make_user("idle@example.org")
     browser = stack.browser()
     assert (await browser.login("idle@example.org")).status_code == 200
-    row = stack.sql("SELECT created_at, idle_expires_at, absolute_expires_at FROM sessions"
-                    " WHERE user_id = %s", (user,))[0]
+    row = stack.sql(
+        "SELECT created_at, idle_expires_at, absolute_expires_at FROM sessions WHERE user_id = %s",
+        (user,),
+    )[0]
     assert (row["idle_expires_at"] - row["created_at"]).total_seconds() == 7 * DAY
     assert (row["absolute_expires_at"] - row["created_at"]).total_seconds() == 30 * DAY
 
@@ -65,9 +67,11 @@ async def test_logout_revokes_at_once(stack: Stack) -> None:
     replay = stack.browser()
     replay.http.cookies.set("alt_session", token or "")
     assert (await replay.call("GET", "/api/auth/user/profile")).status_code == 401
-    revoked = stack.sql("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL"
-                        " AND user_id = (SELECT id FROM users WHERE email = %s)",
-                        ("logout@example.org",))
+    revoked = stack.sql(
+        "SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL"
+        " AND user_id = (SELECT id FROM users WHERE email = %s)",
+        ("logout@example.org",),
+    )
     assert revoked == [{"revoked_reason": "logout"}]
     assert any(row["details"].get("reason") == "logout" for row in stack.audit("session.revoked"))
 
@@ -80,8 +84,16 @@ async def test_profile_lists_sessions_and_ends_any_or_all(stack: Stack) -> None:
     listed = (await laptop.call("GET", "/api/auth/user/profile")).json()["sessions"]
     assert len(listed) == 3
     assert sum(s["current"] for s in listed) == 1
-    assert set(listed[0]) == {"id", "current", "ip", "user_agent", "created_at", "last_seen_at",
-                              "idle_expires_at", "absolute_expires_at"}
+    assert set(listed[0]) == {
+        "id",
+        "current",
+        "ip",
+        "user_agent",
+        "created_at",
+        "last_seen_at",
+        "idle_expires_at",
+        "absolute_expires_at",
+    }
     phone_id = (await phone.call("GET", "/api/auth/user/sessions")).json()["sessions"]
     phone_id = next(s["id"] for s in phone_id if s["current"])
     ended = await laptop.call("DELETE", f"/api/auth/user/sessions/{phone_id}")
@@ -120,12 +132,18 @@ async def test_password_change_ends_other_sessions_and_rotates_this_one(stack: S
     await here.login("change@example.org")
     await elsewhere.login("change@example.org")
     before = here.cookie()
-    wrong = await here.call("PUT", "/api/auth/user/profile",
-                            {"current_password": "not my password", "new_password": "x" * 20})
+    wrong = await here.call(
+        "PUT",
+        "/api/auth/user/profile",
+        {"current_password": "not my password", "new_password": "x" * 20},
+    )
     assert wrong.status_code == 403
     new_password = "a much better passphrase 42"
-    changed = await here.call("PUT", "/api/auth/user/profile",
-                              {"current_password": PASSWORD, "new_password": new_password})
+    changed = await here.call(
+        "PUT",
+        "/api/auth/user/profile",
+        {"current_password": PASSWORD, "new_password": new_password},
+    )
     assert changed.status_code == 200, changed.text
     assert here.cookie() != before
     assert (await here.call("GET", "/api/auth/user/profile")).status_code == 200
@@ -133,8 +151,11 @@ async def test_password_change_ends_other_sessions_and_rotates_this_one(stack: S
     assert (await stack.browser().login("change@example.org")).status_code == 401
     assert (await stack.browser().login("change@example.org", new_password)).status_code == 200
     assert stack.audit("password.changed")
-    weak = await here.call("PUT", "/api/auth/user/profile",
-                           {"current_password": new_password, "new_password": "password1234"})
+    weak = await here.call(
+        "PUT",
+        "/api/auth/user/profile",
+        {"current_password": new_password, "new_password": "password1234"},
+    )
     assert weak.status_code == 422
 
 

@@ -12,8 +12,13 @@ from fastapi.routing import APIRoute
 
 from alt.auth import routes_admin, routes_auth, routes_user, tokens, totp
 
-SOURCES = sorted([*Path("src/alt/auth").rglob("*.py"), *Path("src/alt/frontend").rglob("*.py"),
-                  Path("src/alt/platform/identity.py")])
+SOURCES = sorted(
+    [
+        *Path("src/alt/auth").rglob("*.py"),
+        *Path("src/alt/frontend").rglob("*.py"),
+        Path("src/alt/platform/identity.py"),
+    ]
+)
 SECRET_NAMES = ("token", "csrf", "secret", "recovery")
 
 
@@ -21,8 +26,10 @@ def test_ten_thousand_tokens_are_distinct_and_long() -> None:
     session_tokens = {tokens.new_token() for _ in range(10_000)}
     assert len(session_tokens) == 10_000
     assert all(len(base64.urlsafe_b64decode(t + "=")) * 8 >= 256 for t in session_tokens)
-    csrf = {tokens.csrf_token(tokens.new_secret(), tokens.token_hash(t), "session")
-            for t in session_tokens}
+    csrf = {
+        tokens.csrf_token(tokens.new_secret(), tokens.token_hash(t), "session")
+        for t in session_tokens
+    }
     assert len(csrf) == 10_000
     assert all(len(base64.urlsafe_b64decode(t + "=")) * 8 >= 256 for t in csrf)
     secrets_ = {tokens.new_secret() for _ in range(10_000)}
@@ -39,8 +46,7 @@ def test_csrf_tokens_are_bound_to_their_session() -> None:
     secret = tokens.new_secret()
     one, two = tokens.token_hash(tokens.new_token()), tokens.token_hash(tokens.new_token())
     assert tokens.csrf_token(secret, one, "session") != tokens.csrf_token(secret, two, "session")
-    assert tokens.csrf_token(secret, one, "session") != tokens.csrf_token(secret, one,
-                                                                          "presession")
+    assert tokens.csrf_token(secret, one, "session") != tokens.csrf_token(secret, one, "presession")
     assert tokens.same_secret("abc", "abc")
     assert not tokens.same_secret("abc", "abd")
     assert not tokens.same_secret("abc", None)
@@ -64,8 +70,11 @@ def test_no_weak_randomness_in_token_code() -> None:
 
 
 def _names(node: ast.AST) -> list[str]:
-    return [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
-            if isinstance(n, ast.Name | ast.Attribute)]
+    return [
+        n.id if isinstance(n, ast.Name) else n.attr
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name | ast.Attribute)
+    ]
 
 
 def test_secrets_are_never_compared_with_equals() -> None:
@@ -75,7 +84,8 @@ def test_secrets_are_never_compared_with_equals() -> None:
     for path, tree in _trees():
         for node in ast.walk(tree):
             if isinstance(node, ast.Compare) and any(
-                    isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+                isinstance(op, ast.Eq | ast.NotEq) for op in node.ops
+            ):
                 names = [name.lower() for name in _names(node)]
                 if any(word in name for name in names for word in SECRET_NAMES):
                     offenders.append(f"{path}:{node.lineno}")
@@ -89,8 +99,12 @@ def test_no_password_reset_or_invite_tokens_exist() -> None:
     """AUTH-08's reset/invite token rules have nothing to apply to: without mail there is no
     reset or invite flow (admins create users and set passwords). This fails when one is added,
     so its tokens get single-use, 1 h expiry and hashed storage tests."""
-    paths = [route.path for module in (routes_auth, routes_user, routes_admin)
-             for route in module.router(APIRoute).routes if isinstance(route, APIRoute)]
+    paths = [
+        route.path
+        for module in (routes_auth, routes_user, routes_admin)
+        for route in module.router(APIRoute).routes
+        if isinstance(route, APIRoute)
+    ]
     assert paths
     assert not [p for p in paths if "reset" in p or "invite" in p or "forgot" in p]
 

@@ -23,14 +23,16 @@ async def test_enrol_log_in_recover_and_switch_off(stack: Stack) -> None:
     assert begun.status_code == 200
     secret = begun.json()["secret"]
     assert begun.json()["uri"].startswith("otpauth://totp/Alt:otp%40example.org?secret=")
-    assert (await stack.browser().login("otp@example.org")).status_code == 200, \
+    assert (await stack.browser().login("otp@example.org")).status_code == 200, (
         "not active before confirmation"
+    )
 
     bad = await browser.call("POST", "/api/auth/user/totp/confirm", {"code": "000000"})
     assert bad.status_code == 422
     before = browser.cookie()
-    confirmed = await browser.call("POST", "/api/auth/user/totp/confirm",
-                                   {"code": code_at(secret, -1)})
+    confirmed = await browser.call(
+        "POST", "/api/auth/user/totp/confirm", {"code": code_at(secret, -1)}
+    )
     assert confirmed.status_code == 200, confirmed.text
     codes = confirmed.json()["recovery_codes"]
     assert len(codes) == 10
@@ -38,8 +40,7 @@ async def test_enrol_log_in_recover_and_switch_off(stack: Stack) -> None:
     assert browser.cookie() != before, "privilege change rotates the session"
     stored = stack.sql("SELECT code_hash FROM recovery_codes WHERE user_id = %s", (user,))
     assert len(stored) == 10
-    assert all(c.encode() not in row["code_hash"]
-                                     for c in codes for row in stored)
+    assert all(c.encode() not in row["code_hash"] for c in codes for row in stored)
 
     other = stack.browser()
     missing = await other.login("otp@example.org")
@@ -67,8 +68,9 @@ async def test_enrol_log_in_recover_and_switch_off(stack: Stack) -> None:
     assert profile["user"]["totp_enabled"] is True
     assert profile["recovery_codes_left"] == 9
 
-    renewed = await recovered.call("POST", "/api/auth/user/totp/recovery-codes",
-                                   {"password": PASSWORD})
+    renewed = await recovered.call(
+        "POST", "/api/auth/user/totp/recovery-codes", {"password": PASSWORD}
+    )
     assert renewed.status_code == 200
     assert (await stack.browser().login("otp@example.org", code=codes[1])).status_code == 401
     new_code = renewed.json()["recovery_codes"][0]
@@ -78,7 +80,8 @@ async def test_enrol_log_in_recover_and_switch_off(stack: Stack) -> None:
     assert off.status_code == 200
     assert (await stack.browser().login("otp@example.org")).status_code == 200
     assert stack.sql("SELECT totp_secret FROM users WHERE id = %s", (user,)) == [
-        {"totp_secret": None}]
+        {"totp_secret": None}
+    ]
     assert stack.sql("SELECT 1 FROM recovery_codes WHERE user_id = %s", (user,)) == []
     assert stack.audit("totp.disabled")
 
@@ -87,12 +90,14 @@ async def test_wrong_codes_count_towards_the_lockout(stack: Stack) -> None:
     stack.make_user("otp2@example.org")
     browser = stack.browser()
     await browser.login("otp2@example.org")
-    secret = (await browser.call("POST", "/api/auth/user/totp",
-                                 {"password": PASSWORD})).json()["secret"]
+    secret = (await browser.call("POST", "/api/auth/user/totp", {"password": PASSWORD})).json()[
+        "secret"
+    ]
     await browser.call("POST", "/api/auth/user/totp/confirm", {"code": code_at(secret)})
     guesser = stack.browser()
-    statuses = [(await guesser.login("otp2@example.org", code=f"{n:06d}")).status_code
-                for n in range(7)]
+    statuses = [
+        (await guesser.login("otp2@example.org", code=f"{n:06d}")).status_code for n in range(7)
+    ]
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429, 429]
     assert (await guesser.login("otp2@example.org", code=code_at(secret, 1))).status_code == 429

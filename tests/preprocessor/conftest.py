@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import psycopg
 import pytest
-from bench.ingest.farm import FARM_DOMAIN, Farm, url_of
+from bench.ingest.farm import Farm, FarmResolver, url_of
 
 from alt.config import Settings
 from alt.platform.db import Pool
@@ -19,17 +18,6 @@ from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.settings import IngestSettings
 from alt.services import Database
 from tests.helpers import free_port, serving
-
-LOOPBACK = ip_address("127.0.0.1")
-
-
-class FarmResolver:
-    """Stands in for the internet's DNS: every farm host is the farm on loopback."""
-
-    async def resolve(self, host: str, port: int) -> list[IPv4Address | IPv6Address]:
-        if host.endswith("." + FARM_DOMAIN):
-            return [LOOPBACK]
-        raise OSError(f"unknown host {host}")
 
 
 @dataclass
@@ -73,8 +61,9 @@ def egress_for(settings: Settings, port: int) -> EgressClient:
 
 
 @pytest.fixture
-async def fetcher(pool: Pool, settings: Settings, farm: RunningFarm,
-                  app_url: str) -> AsyncIterator[FeedFetcher]:
+async def fetcher(
+    pool: Pool, settings: Settings, farm: RunningFarm, app_url: str
+) -> AsyncIterator[FeedFetcher]:
     async with egress_for(settings, farm.port) as egress:
         yield FeedFetcher(pool, egress, IngestSettings(), app_url)
 
@@ -85,10 +74,14 @@ def subscribe(app_url: str, urls: list[str], user: uuid.UUID | None = None) -> l
     ids = []
     with psycopg.connect(app_url) as conn:
         for url in urls:
-            row = conn.execute("INSERT INTO feeds (url) VALUES (%s) ON CONFLICT (url)"
-                               " DO UPDATE SET url = EXCLUDED.url RETURNING id", (url,)).fetchone()
+            row = conn.execute(
+                "INSERT INTO feeds (url) VALUES (%s) ON CONFLICT (url)"
+                " DO UPDATE SET url = EXCLUDED.url RETURNING id",
+                (url,),
+            ).fetchone()
             assert row is not None
-            conn.execute("INSERT INTO subscriptions (user_id, feed_id) VALUES (%s, %s)",
-                         (user, row[0]))
+            conn.execute(
+                "INSERT INTO subscriptions (user_id, feed_id) VALUES (%s, %s)", (user, row[0])
+            )
             ids.append(row[0])
     return ids

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from bench.ingest.farm import ITEMS, SLOW_S, expected_items, kind_of
 
-from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, FeedFetcher, running
+from alt.platform.background import in_background
+from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, FeedFetcher
 from tests.preprocessor.conftest import RunningFarm, subscribe
 
 FEEDS = 120  # covers every kind of feed the farm has
@@ -37,7 +38,8 @@ def _make_due(app_url: str) -> None:
 
 
 async def test_a_round_stores_every_item_and_records_every_failure(
-        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
     ids = subscribe(app_url, [farm.url(n) for n in range(FEEDS)])
     started = asyncio.get_running_loop().time()
     outcomes = await fetcher.run_once()
@@ -46,6 +48,10 @@ async def test_a_round_stores_every_item_and_records_every_failure(
     # The slow feeds held their own slots only.
     assert elapsed < SLOW_S + 5
     assert _count(app_url, "SELECT count(*) FROM articles") == expected_items(FEEDS, 1)
+    # Every new article with a page waits for its full text.
+    assert _count(
+        app_url, "SELECT count(*) FROM article_contents WHERE status = 'pending'"
+    ) == expected_items(FEEDS, 1)
     for n, feed_id in enumerate(ids):
         kind, feed = kind_of(n), _feed(app_url, feed_id)
         stored = _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", feed_id)
@@ -70,7 +76,8 @@ async def test_a_round_stores_every_item_and_records_every_failure(
 
 
 async def test_a_second_round_uses_etags_and_stores_only_what_is_new(
-        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
     subscribe(app_url, [farm.url(n) for n in range(FEEDS)])
     await fetcher.run_once()
     farm.farm.round += 1
@@ -89,7 +96,8 @@ async def test_a_second_round_uses_etags_and_stores_only_what_is_new(
 
 
 async def test_two_fetchers_never_fetch_one_feed_at_once(
-        fetcher: FeedFetcher, farm: RunningFarm, app_url: str) -> None:
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
     subscribe(app_url, [farm.url(n) for n in range(0, 200, 5)])  # no slow or failing ones
     other = FeedFetcher(fetcher.pool, fetcher.egress, fetcher.policy, fetcher.listen_conninfo)
     first, second = await asyncio.gather(fetcher.run_once(), other.run_once())
@@ -98,9 +106,10 @@ async def test_two_fetchers_never_fetch_one_feed_at_once(
     assert max(farm.farm.hits[f"/feed/{n}"] for n in range(0, 200, 5)) == 1
 
 
-async def test_notify_wakes_the_fetcher(fetcher: FeedFetcher, farm: RunningFarm,
-                                        app_url: str) -> None:
-    async with running(fetcher):
+async def test_notify_wakes_the_fetcher(
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
+    async with in_background(fetcher.run_forever()):
         await asyncio.sleep(0.5)  # idle, listening
         (feed_id,) = subscribe(app_url, [farm.url(10)])
         with psycopg.connect(app_url, autocommit=True) as conn:
@@ -113,8 +122,9 @@ async def test_notify_wakes_the_fetcher(fetcher: FeedFetcher, farm: RunningFarm,
 
 
 @pytest.mark.parametrize("feed", [13, 41])  # failing, malformed
-async def test_failures_back_off_exponentially(fetcher: FeedFetcher, farm: RunningFarm,
-                                               app_url: str, feed: int) -> None:
+async def test_failures_back_off_exponentially(
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str, feed: int
+) -> None:
     (feed_id,) = subscribe(app_url, [farm.url(feed)])
     waits = []
     for _ in range(4):

@@ -41,8 +41,10 @@ def test_retry_after_wins_and_is_capped() -> None:
 
 
 def test_backoff_doubles_then_caps() -> None:
-    waits = [_wait(schedule.after_failure(NOW, POLICY, error_count=n, retry_after_s=None))
-             for n in range(1, 15)]
+    waits = [
+        _wait(schedule.after_failure(NOW, POLICY, error_count=n, retry_after_s=None))
+        for n in range(1, 15)
+    ]
     assert POLICY.error_backoff_s <= waits[0] <= POLICY.error_backoff_s * 1.1
     assert all(b >= a for a, b in itertools.pairwise(waits))
     assert waits[-1] == POLICY.max_interval_s

@@ -20,14 +20,17 @@ def _rss(count: int, start: datetime = NOW) -> bytes:
     items = "".join(
         f"<item><title>t{n}</title><link>https://news.example/{n}</link><guid>g{n}</guid>"
         f"<pubDate>{(start - timedelta(days=n)).strftime('%a, %d %b %Y %H:%M:%S +0000')}"
-        f"</pubDate></item>" for n in range(count))
+        f"</pubDate></item>"
+        for n in range(count)
+    )
     return f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
 
 
 async def test_a_poison_entry_does_not_block_the_others(pool: Pool, app_url: str) -> None:
     (feed_id,) = subscribe(app_url, ["https://news.example/poison.xml"])
-    feed = parse_feed(_rss(3), url="https://news.example/poison.xml", content_type=None,
-                      fetched_at=NOW)
+    feed = parse_feed(
+        _rss(3), url="https://news.example/poison.xml", content_type=None, fetched_at=NOW
+    )
     # An entry the database refuses (a title over the column's limit) among good ones.
     bad = dataclasses.replace(feed.entries[1], title="x" * 5000)
     poisoned = dataclasses.replace(feed, entries=[feed.entries[0], bad, feed.entries[2]])
@@ -42,15 +45,19 @@ async def test_a_poison_entry_does_not_block_the_others(pool: Pool, app_url: str
 async def test_retention_keeps_starred_and_the_newest(pool: Pool, app_url: str) -> None:
     (feed_id,) = subscribe(app_url, ["https://news.example/old.xml"])
     now = datetime.now(UTC)
-    feed = parse_feed(_rss(30, start=now), url="https://news.example/old.xml",
-                      content_type=None, fetched_at=now)
+    feed = parse_feed(
+        _rss(30, start=now), url="https://news.example/old.xml", content_type=None, fetched_at=now
+    )
     async with pool.connection() as conn:
         await store.store_entries(conn, feed_id, feed, now)
     with psycopg.connect(app_url) as conn:
         starred = conn.execute("SELECT id FROM articles WHERE title = 't29'").fetchone()
         assert starred is not None
-        conn.execute("INSERT INTO favorites (user_id, article_id) "
-                     "SELECT user_id, %s FROM subscriptions LIMIT 1", (starred[0],))
+        conn.execute(
+            "INSERT INTO favorites (user_id, article_id) "
+            "SELECT user_id, %s FROM subscriptions LIMIT 1",
+            (starred[0],),
+        )
     policy = IngestSettings(retention_max_age_days=20, retention_max_articles=10)
     async with pool.connection() as conn:
         deleted = await retention.purge(conn, policy)

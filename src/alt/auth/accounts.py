@@ -18,10 +18,12 @@ from alt.auth.users import UserError, normalise_email
 ACCOUNT_COLUMNS_TEXT = (
     "u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,"
     " u.totp_enabled_at IS NOT NULL AS totp_enabled, u.created_at AS user_created_at,"
-    " u.last_login_at")
+    " u.last_login_at"
+)
 ACCOUNT_COLUMNS = sql.SQL(ACCOUNT_COLUMNS_TEXT)
 _CREDENTIALS = sql.SQL("SELECT {}, u.password_hash, u.totp_secret FROM users u WHERE ").format(
-    ACCOUNT_COLUMNS)
+    ACCOUNT_COLUMNS
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,16 @@ class Account:
         return self.role == "admin"
 
     def public(self) -> dict[str, Any]:
-        return {"id": str(self.id), "email": self.email, "display_name": self.display_name,
-                "role": self.role, "disabled": self.disabled, "totp_enabled": self.totp_enabled,
-                "created_at": self.created_at.isoformat(),
-                "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None}
+        return {
+            "id": str(self.id),
+            "email": self.email,
+            "display_name": self.display_name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "totp_enabled": self.totp_enabled,
+            "created_at": self.created_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,16 @@ class Credentials:
 
 
 def account_from_row(row: dict[str, Any]) -> Account:
-    return Account(row["user_id"], row["email"], row["display_name"], row["role"],
-                   row["disabled_at"] is not None, row["totp_enabled"], row["user_created_at"],
-                   row["last_login_at"])
+    return Account(
+        row["user_id"],
+        row["email"],
+        row["display_name"],
+        row["role"],
+        row["disabled_at"] is not None,
+        row["totp_enabled"],
+        row["user_created_at"],
+        row["last_login_at"],
+    )
 
 
 async def credentials_by_email(conn: AsyncConnection[Any], email: str) -> Credentials | None:
@@ -83,7 +98,8 @@ async def credentials_by_id(conn: AsyncConnection[Any], user_id: uuid.UUID) -> C
 
 async def get_account(conn: AsyncConnection[Any], user_id: uuid.UUID) -> Account | None:
     cursor = await conn.execute(
-        sql.SQL("SELECT {} FROM users u WHERE u.id = %s").format(ACCOUNT_COLUMNS), (user_id,))
+        sql.SQL("SELECT {} FROM users u WHERE u.id = %s").format(ACCOUNT_COLUMNS), (user_id,)
+    )
     row = await cursor.fetchone()
     return account_from_row(row) if row else None
 
@@ -91,12 +107,16 @@ async def get_account(conn: AsyncConnection[Any], user_id: uuid.UUID) -> Account
 async def list_accounts(conn: AsyncConnection[Any], limit: int, offset: int) -> list[Account]:
     cursor = await conn.execute(
         sql.SQL("SELECT {} FROM users u ORDER BY u.created_at, u.id LIMIT %s OFFSET %s").format(
-            ACCOUNT_COLUMNS), (limit, offset))
+            ACCOUNT_COLUMNS
+        ),
+        (limit, offset),
+    )
     return [account_from_row(row) for row in await cursor.fetchall()]
 
 
-async def insert_account(conn: AsyncConnection[Any], email: str, password_hash: str, *,
-                         role: str | None) -> Account | None:
+async def insert_account(
+    conn: AsyncConnection[Any], email: str, password_hash: str, *, role: str | None
+) -> Account | None:
     """Create a user; `role=None` means admin for the first user of the instance, else user.
     None if the e-mail address is taken."""
     async with conn.transaction():
@@ -109,26 +129,33 @@ async def insert_account(conn: AsyncConnection[Any], email: str, password_hash: 
         try:
             cursor = await conn.execute(
                 "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s)"
-                " ON CONFLICT DO NOTHING RETURNING id", (email, password_hash, role))
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (email, password_hash, role),
+            )
         except errors.CheckViolation:
             raise UserError("The e-mail address is not valid.") from None
         row = await cursor.fetchone()
     return None if row is None else await get_account(conn, row["id"])
 
 
-async def set_password_hash(conn: AsyncConnection[Any], user_id: uuid.UUID, password_hash: str,
-                            *, changed: bool) -> None:
+async def set_password_hash(
+    conn: AsyncConnection[Any], user_id: uuid.UUID, password_hash: str, *, changed: bool
+) -> None:
     """Store a hash: a new password (`changed`, which voids older sessions) or a rehash."""
     if changed:
-        await conn.execute("UPDATE users SET password_hash = %s, password_changed_at = now()"
-                           " WHERE id = %s", (password_hash, user_id))
+        await conn.execute(
+            "UPDATE users SET password_hash = %s, password_changed_at = now() WHERE id = %s",
+            (password_hash, user_id),
+        )
     else:
-        await conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
-                           (password_hash, user_id))
+        await conn.execute(
+            "UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id)
+        )
 
 
 async def active_admins(conn: AsyncConnection[Any]) -> list[uuid.UUID]:
     """Enabled admins, rows locked so a concurrent change cannot remove the last one."""
     cursor = await conn.execute(
-        "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE")
+        "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE"
+    )
     return [row["id"] for row in await cursor.fetchall()]

@@ -101,13 +101,17 @@ async def edge_client(request: Request, rt: RuntimeDep, conn: ConnDep) -> Client
     if caller(request) != EDGE:
         raise AltError(403, "edge_only", "Only alt-frontend calls this route.")
     headers = request.headers
-    client = Client(client_ip(request), headers.get(CLIENT_UA_HEADER),
-                    headers.get(SESSION_HEADER), headers.get(PRESESSION_HEADER),
-                    headers.get(CSRF_HEADER))
-    if cross_site(request.method, headers.get("origin"), headers.get("sec-fetch-site"),
-                  rt.origins):
-        await audit.record(conn, "csrf.rejected", ip=client.ip, reason="cross_site",
-                           path=request.url.path)
+    client = Client(
+        client_ip(request),
+        headers.get(CLIENT_UA_HEADER),
+        headers.get(SESSION_HEADER),
+        headers.get(PRESESSION_HEADER),
+        headers.get(CSRF_HEADER),
+    )
+    if cross_site(request.method, headers.get("origin"), headers.get("sec-fetch-site"), rt.origins):
+        await audit.record(
+            conn, "csrf.rejected", ip=client.ip, reason="cross_site", path=request.url.path
+        )
         raise AltError(403, "cross_site", "Requests from other sites are not accepted.")
     return client
 
@@ -120,10 +124,17 @@ async def authed(request: Request, client: ClientDep, rt: RuntimeDep, conn: Conn
     session = await find_session(conn, client.session_token, rt.cfg)
     if session is None:
         raise AltError(401, "unauthenticated", "Log in to do this.")
-    if request.method.upper() not in SAFE_METHODS and \
-            not same_secret(session.csrf_token, client.csrf_token):
-        await audit.record(conn, "csrf.rejected", user_id=session.account.id, ip=client.ip,
-                           reason="token", path=request.url.path)
+    if request.method.upper() not in SAFE_METHODS and not same_secret(
+        session.csrf_token, client.csrf_token
+    ):
+        await audit.record(
+            conn,
+            "csrf.rejected",
+            user_id=session.account.id,
+            ip=client.ip,
+            reason="token",
+            path=request.url.path,
+        )
         raise AltError(403, "csrf_failed", "This request needs a valid CSRF token.")
     return Authed(session, client)
 

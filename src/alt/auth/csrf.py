@@ -33,17 +33,18 @@ class Presession:
         return csrf_token(self.csrf_secret, self.key, "presession")
 
 
-async def open_presession(conn: AsyncConnection[Any],
-                          cfg: AuthSettings) -> tuple[str, Presession]:
+async def open_presession(conn: AsyncConnection[Any], cfg: AuthSettings) -> tuple[str, Presession]:
     await conn.execute(
         "DELETE FROM presessions WHERE id IN"
-        " (SELECT id FROM presessions WHERE expires_at < now() LIMIT 100)")
+        " (SELECT id FROM presessions WHERE expires_at < now() LIMIT 100)"
+    )
     token, secret = new_token(), new_secret()
     key = token_hash(token)
     await conn.execute(
         "INSERT INTO presessions (id, csrf_secret, expires_at)"
         " VALUES (%s, %s, now() + %s * interval '1 second')",
-        (key, secret, cfg.presession_ttl_s))
+        (key, secret, cfg.presession_ttl_s),
+    )
     return token, Presession(key, secret)
 
 
@@ -53,7 +54,8 @@ async def find_presession(conn: AsyncConnection[Any], token: str | None) -> Pres
     assert token is not None
     key = token_hash(token)
     cursor = await conn.execute(
-        "SELECT csrf_secret FROM presessions WHERE id = %s AND expires_at > now()", (key,))
+        "SELECT csrf_secret FROM presessions WHERE id = %s AND expires_at > now()", (key,)
+    )
     row = await cursor.fetchone()
     return Presession(key, bytes(row["csrf_secret"])) if row else None
 
@@ -71,12 +73,17 @@ def origin_of(url: str) -> str:
 
 def allowed_origins(settings: Settings, cfg: AuthSettings) -> frozenset[str]:
     """The UI's own origin and the configured CORS allowlist."""
-    return frozenset({origin_of(str(settings.alt_frontend_url)),
-                      *(origin.lower() for origin in cfg.cors_origins)})
+    return frozenset(
+        {
+            origin_of(str(settings.alt_frontend_url)),
+            *(origin.lower() for origin in cfg.cors_origins),
+        }
+    )
 
 
-def cross_site(method: str, origin: str | None, fetch_site: str | None,
-               allowed: frozenset[str]) -> bool:
+def cross_site(
+    method: str, origin: str | None, fetch_site: str | None, allowed: frozenset[str]
+) -> bool:
     """True for a state-changing request that a browser says comes from another site."""
     if method.upper() in SAFE_METHODS:
         return False

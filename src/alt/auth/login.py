@@ -55,19 +55,23 @@ def account_key(email: str) -> str:
 
 
 def too_many(retry_after_s: int) -> AltError:
-    return AltError(429, "rate_limited", "Too many attempts; try again later.",
-                    headers={"Retry-After": str(retry_after_s)})
+    return AltError(
+        429,
+        "rate_limited",
+        "Too many attempts; try again later.",
+        headers={"Retry-After": str(retry_after_s)},
+    )
 
 
-async def limit_rate(conn: AsyncConnection[Any], scope: str, ip: str | None, limit: int,
-                     window_s: int) -> None:
+async def limit_rate(
+    conn: AsyncConnection[Any], scope: str, ip: str | None, limit: int, window_s: int
+) -> None:
     count = await throttle.hit(conn, scope, ip or "unknown", window_s)
     if count.over(limit):
         raise too_many(count.retry_after_s)
 
 
-async def require_form_csrf(conn: AsyncConnection[Any], client: Client,
-                            cfg: AuthSettings) -> None:
+async def require_form_csrf(conn: AsyncConnection[Any], client: Client, cfg: AuthSettings) -> None:
     """Login and registration: the token of the pre-session (or of a live session)."""
     presession = await find_presession(conn, client.presession_token)
     if presession is not None and same_secret(presession.csrf_token, client.csrf_token):
@@ -79,8 +83,9 @@ async def require_form_csrf(conn: AsyncConnection[Any], client: Client,
     raise AltError(403, "csrf_failed", "This form needs a valid CSRF token; reload the page.")
 
 
-async def log_in(conn: AsyncConnection[Any], rt: Runtime, client: Client,
-                 attempt: Attempt) -> Opened:
+async def log_in(
+    conn: AsyncConnection[Any], rt: Runtime, client: Client, attempt: Attempt
+) -> Opened:
     key = account_key(attempt.email)
     counted = await _count_attempt(conn, rt.cfg, key, client.ip)
     creds = await credentials_by_email(conn, attempt.email)
@@ -95,8 +100,9 @@ async def log_in(conn: AsyncConnection[Any], rt: Runtime, client: Client,
     return await _succeeded(conn, rt.cfg, key, client, creds, attempt.password)
 
 
-async def _count_attempt(conn: AsyncConnection[Any], cfg: AuthSettings, key: str,
-                         ip: str | None) -> throttle.Count:
+async def _count_attempt(
+    conn: AsyncConnection[Any], cfg: AuthSettings, key: str, ip: str | None
+) -> throttle.Count:
     await limit_rate(conn, LOGIN_RATE, ip, cfg.login_ip_rate, cfg.rate_window_s)
     account = await throttle.hit(conn, LOGIN_ACCOUNT, key, cfg.login_window_s)
     address = await throttle.hit(conn, LOGIN_IP, ip or "unknown", cfg.login_window_s)
@@ -107,21 +113,35 @@ async def _count_attempt(conn: AsyncConnection[Any], cfg: AuthSettings, key: str
     return account
 
 
-async def _failed(conn: AsyncConnection[Any], cfg: AuthSettings, key: str, client: Client,
-                  creds: Credentials | None, reason: str, counted: throttle.Count) -> None:
+async def _failed(
+    conn: AsyncConnection[Any],
+    cfg: AuthSettings,
+    key: str,
+    client: Client,
+    creds: Credentials | None,
+    reason: str,
+    counted: throttle.Count,
+) -> None:
     """A failed attempt (already counted); the one that uses up the account's allowance locks
     it until the window ends."""
     user_id = creds.account.id if creds else None
-    await audit.record(conn, "login.failed", user_id=user_id, ip=client.ip, email=key,
-                       reason=reason)
+    await audit.record(
+        conn, "login.failed", user_id=user_id, ip=client.ip, email=key, reason=reason
+    )
     if counted.count == cfg.login_account_failures:
         await throttle.mark_locked(conn, LOGIN_ACCOUNT, key, cfg.login_window_s)
         await audit.record(conn, "login.locked", user_id=user_id, ip=client.ip, email=key)
 
 
-async def _second_factor(conn: AsyncConnection[Any], cfg: AuthSettings, key: str,
-                         client: Client, creds: Credentials, code: str | None,
-                         counted: throttle.Count) -> None:
+async def _second_factor(
+    conn: AsyncConnection[Any],
+    cfg: AuthSettings,
+    key: str,
+    client: Client,
+    creds: Credentials,
+    code: str | None,
+    counted: throttle.Count,
+) -> None:
     account = creds.account
     if code and creds.totp_secret is not None:
         if await totp.accept_code(conn, account.id, creds.totp_secret.decode(), code):
@@ -130,26 +150,37 @@ async def _second_factor(conn: AsyncConnection[Any], cfg: AuthSettings, key: str
             await audit.record(conn, "totp.recovery_used", user_id=account.id, ip=client.ip)
             return
         await _failed(conn, cfg, key, client, creds, "second_factor", counted)
-    raise AltError(401, "second_factor_required",
-                   "Enter the code from your authenticator app, or a recovery code.")
+    raise AltError(
+        401,
+        "second_factor_required",
+        "Enter the code from your authenticator app, or a recovery code.",
+    )
 
 
-async def _succeeded(conn: AsyncConnection[Any], cfg: AuthSettings, key: str, client: Client,
-                     creds: Credentials, password: str) -> Opened:
+async def _succeeded(
+    conn: AsyncConnection[Any],
+    cfg: AuthSettings,
+    key: str,
+    client: Client,
+    creds: Credentials,
+    password: str,
+) -> Opened:
     account = creds.account
     await throttle.clear(conn, LOGIN_ACCOUNT, key)
     await throttle.forgive_one(conn, LOGIN_IP, client.ip or "unknown")
     if needs_rehash(creds.password_hash):
-        await store_hash(conn, account.id, await asyncio.to_thread(rehash, password),
-                         changed=False)
+        await store_hash(conn, account.id, await asyncio.to_thread(rehash, password), changed=False)
     async with conn.transaction():
         await _end_previous(conn, cfg, client)
-        opened = await open_session(conn, account, cfg, ip=client.ip,
-                                    user_agent=client.user_agent)
-        await conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s",
-                           (account.id,))
-        await audit.record(conn, "login.ok", user_id=account.id, ip=client.ip,
-                           session=str(opened.session.public_id))
+        opened = await open_session(conn, account, cfg, ip=client.ip, user_agent=client.user_agent)
+        await conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (account.id,))
+        await audit.record(
+            conn,
+            "login.ok",
+            user_id=account.id,
+            ip=client.ip,
+            session=str(opened.session.public_id),
+        )
     return opened
 
 
@@ -162,18 +193,19 @@ async def _end_previous(conn: AsyncConnection[Any], cfg: AuthSettings, client: C
 
 
 async def registration_open(conn: AsyncConnection[Any], cfg: AuthSettings) -> bool:
-    cursor = await conn.execute("SELECT value FROM app_settings WHERE key = %s",
-                                (REGISTRATION_KEY,))
+    cursor = await conn.execute(
+        "SELECT value FROM app_settings WHERE key = %s", (REGISTRATION_KEY,)
+    )
     row = await cursor.fetchone()
     return cfg.registration_open if row is None else bool(row["value"])
 
 
-async def register(conn: AsyncConnection[Any], rt: Runtime, client: Client, email: str,
-                   password: str) -> Account | None:
+async def register(
+    conn: AsyncConnection[Any], rt: Runtime, client: Client, email: str, password: str
+) -> Account | None:
     """Create the account if the address is free; None if it was taken. The caller answers
     the same either way."""
-    await limit_rate(conn, REGISTER_RATE, client.ip, rt.cfg.register_ip_rate,
-                     rt.cfg.rate_window_s)
+    await limit_rate(conn, REGISTER_RATE, client.ip, rt.cfg.register_ip_rate, rt.cfg.rate_window_s)
     if not await registration_open(conn, rt.cfg):
         raise AltError(403, "registration_closed", "Registration is closed on this instance.")
     try:
@@ -186,6 +218,5 @@ async def register(conn: AsyncConnection[Any], rt: Runtime, client: Client, emai
     if account is None:
         await audit.record(conn, "register.taken", ip=client.ip, email=email)
     else:
-        await audit.record(conn, "register.ok", user_id=account.id, ip=client.ip,
-                           role=account.role)
+        await audit.record(conn, "register.ok", user_id=account.id, ip=client.ip, role=account.role)
     return account

@@ -21,11 +21,12 @@ from prometheus_client import Counter
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # longer inputs are refused before hashing: hashing is the expensive part
 
-HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32,
-                        salt_len=16)
+HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32, salt_len=16)
 
-VERIFICATIONS = Counter("alt_auth_password_verifications_total",
-                        "Argon2 password verifications, dummy ones for unknown accounts included.")
+VERIFICATIONS = Counter(
+    "alt_auth_password_verifications_total",
+    "Argon2 password verifications, dummy ones for unknown accounts included.",
+)
 
 _EDGE_CHARACTERS = "0123456789!@#$%^&*()-_=+.,;:?~ "
 

@@ -15,24 +15,39 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("sql_injection", re.compile(
-        r"\bunion\b[\s(/*]+(all\s+)?select\b|'\s*(or|and)\s+'?\w+'?\s*=\s*'?\w+"
-        r"|\bor\s+1\s*=\s*1\b|;\s*(drop|delete|insert|update|alter)\s+\w+"
-        r"|\b(sleep|pg_sleep|benchmark|waitfor\s+delay)\s*\(|\binformation_schema\b"
-        r"|'\s*;?\s*--", re.IGNORECASE)),
-    ("xss", re.compile(
-        r"<\s*(script|iframe|object|embed|svg|img|body)\b[^>]*(>|on\w+\s*=|src\s*=)"
-        r"|\bon(error|load|mouseover|focus|click)\s*=|<\s*/\s*script", re.IGNORECASE)),
-    ("path_traversal", re.compile(
-        r"(^|[/\\])\.\.([/\\]|$)|%2e%2e|%252e|/etc/(passwd|shadow)|\bwin\.ini\b|\x00",
-        re.IGNORECASE)),
+    (
+        "sql_injection",
+        re.compile(
+            r"\bunion\b[\s(/*]+(all\s+)?select\b|'\s*(or|and)\s+'?\w+'?\s*=\s*'?\w+"
+            r"|\bor\s+1\s*=\s*1\b|;\s*(drop|delete|insert|update|alter)\s+\w+"
+            r"|\b(sleep|pg_sleep|benchmark|waitfor\s+delay)\s*\(|\binformation_schema\b"
+            r"|'\s*;?\s*--",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "xss",
+        re.compile(
+            r"<\s*(script|iframe|object|embed|svg|img|body)\b[^>]*(>|on\w+\s*=|src\s*=)"
+            r"|\bon(error|load|mouseover|focus|click)\s*=|<\s*/\s*script",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "path_traversal",
+        re.compile(
+            r"(^|[/\\])\.\.([/\\]|$)|%2e%2e|%252e|/etc/(passwd|shadow)|\bwin\.ini\b|\x00",
+            re.IGNORECASE,
+        ),
+    ),
 ]
 
 _SCANNERS = re.compile(
     r"sqlmap|nikto|nmap|masscan|zgrab|nuclei|acunetix|wpscan|dirbuster|gobuster|feroxbuster"
     r"|ffuf|wfuzz|hydra|nessus|openvas|w3af|arachni|netsparker|burp\s*collaborator|jaeles"
     r"|whatweb|skipfish|commix",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 _NEVER_INSPECTED = re.compile(r"password|code|token|secret|csrf", re.IGNORECASE)
 _MAX_DEPTH = 6
@@ -67,8 +82,9 @@ def inspectable_strings(data: Any, depth: int = 0) -> Iterator[str]:
             yield from inspectable_strings(item, depth + 1)
 
 
-def find_probe(raw_path: str, query: Iterable[tuple[str, str]], user_agent: str | None,
-               body: Any = None) -> str | None:
+def find_probe(
+    raw_path: str, query: Iterable[tuple[str, str]], user_agent: str | None, body: Any = None
+) -> str | None:
     """Why this request is a probe, or None."""
     if scanner(user_agent):
         return "scanner"

@@ -34,12 +34,13 @@ async def delete_auth_rows(conn: AsyncConnection[Any], user_id: uuid.UUID) -> No
     """Remove the user (sessions and recovery codes go with it) and queue the app-side purge."""
     await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
     await conn.execute(
-        "INSERT INTO user_purges (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
-        (user_id,))
+        "INSERT INTO user_purges (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
+    )
 
 
-async def purge_app_data(conn: AsyncConnection[Any], services: ServiceClient,
-                         user_id: uuid.UUID) -> bool:
+async def purge_app_data(
+    conn: AsyncConnection[Any], services: ServiceClient, user_id: uuid.UUID
+) -> bool:
     """Ask alt-backend to delete the user's data; True once it has confirmed."""
     error = None
     try:
@@ -53,7 +54,9 @@ async def purge_app_data(conn: AsyncConnection[Any], services: ServiceClient,
         return True
     await conn.execute(
         "UPDATE user_purges SET attempts = attempts + 1, last_attempt_at = now(),"
-        " last_error = %s WHERE user_id = %s", (error[:200], user_id))
+        " last_error = %s WHERE user_id = %s",
+        (error[:200], user_id),
+    )
     log.warning("user_purge_pending", user_id=str(user_id), error=error)
     return False
 
@@ -65,7 +68,8 @@ async def retry_pending(pool: AsyncConnectionPool[Any], services: ServiceClient)
         await conn.set_autocommit(True)
         cursor = await conn.execute(
             "SELECT user_id FROM user_purges ORDER BY last_attempt_at NULLS FIRST LIMIT %s",
-            (BATCH,))
+            (BATCH,),
+        )
         for row in await cursor.fetchall():
             done += await purge_app_data(conn, services, row["user_id"])
     return done
@@ -77,13 +81,15 @@ async def tidy(conn: AsyncConnection[Any]) -> None:
     await conn.execute(
         "DELETE FROM sessions WHERE absolute_expires_at < now() - interval '7 days'"
         " OR idle_expires_at < now() - interval '7 days'"
-        " OR revoked_at < now() - interval '7 days'")
+        " OR revoked_at < now() - interval '7 days'"
+    )
     await conn.execute("DELETE FROM presessions WHERE expires_at < now()")
     await conn.execute("DELETE FROM auth_throttle WHERE updated_at < now() - interval '1 day'")
 
 
-async def background(pool: AsyncConnectionPool[Any], services: ServiceClient,
-                     every_s: float) -> None:
+async def background(
+    pool: AsyncConnectionPool[Any], services: ServiceClient, every_s: float
+) -> None:
     """auth-service's housekeeping loop: pending purges, then tidying."""
     while True:
         await asyncio.sleep(every_s)

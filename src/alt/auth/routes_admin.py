@@ -50,8 +50,11 @@ async def _keep_an_admin(conn: Conn, target: Account, *, removes_admin: bool) ->
     """Refuse a change that would leave no enabled admin (call inside a transaction)."""
     admins = await active_admins(conn)
     if removes_admin and admins == [target.id]:
-        raise AltError(409, "last_admin", "The last admin cannot be removed, demoted or "
-                                          "disabled; make another admin first.")
+        raise AltError(
+            409,
+            "last_admin",
+            "The last admin cannot be removed, demoted or disabled; make another admin first.",
+        )
 
 
 def router(route_class: type[Any]) -> APIRouter:
@@ -63,14 +66,16 @@ def router(route_class: type[Any]) -> APIRouter:
 
 def _collection_routes(r: APIRouter) -> None:
     @r.get("/v1/user")
-    async def list_users(who: AdminDep, conn: ConnDep,
-                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                         offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    async def list_users(
+        who: AdminDep,
+        conn: ConnDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
         return {"users": [a.public() for a in await list_accounts(conn, limit, offset)]}
 
     @r.post("/v1/user", status_code=201)
-    async def create_user(body: CreateBody, who: AdminDep,
-                          conn: ConnDep) -> JSONResponse:
+    async def create_user(body: CreateBody, who: AdminDep, conn: ConnDep) -> JSONResponse:
         try:
             email = normalise_email(body.email)
             password_hash = await asyncio.to_thread(hash_password, body.password)
@@ -79,20 +84,26 @@ def _collection_routes(r: APIRouter) -> None:
         account = await insert_account(conn, email, password_hash, role=body.role)
         if account is None:
             raise AltError(409, "email_taken", "A user with this address exists already.")
-        await audit.record(conn, "user.created", user_id=account.id, ip=who.client.ip,
-                           by=str(who.session.account.id), role=account.role)
+        await audit.record(
+            conn,
+            "user.created",
+            user_id=account.id,
+            ip=who.client.ip,
+            by=str(who.session.account.id),
+            role=account.role,
+        )
         return JSONResponse(account.public(), status_code=201)
 
 
 def _member_routes(r: APIRouter) -> None:
     @r.get("/v1/user/{user_id:uuid}")
-    async def get_user(user_id: uuid.UUID, who: AdminDep,
-                       conn: ConnDep) -> dict[str, Any]:
+    async def get_user(user_id: uuid.UUID, who: AdminDep, conn: ConnDep) -> dict[str, Any]:
         return (await _target(conn, user_id)).public()
 
     @r.patch("/v1/user/{user_id:uuid}")
-    async def change_user(user_id: uuid.UUID, body: ChangeBody, who: AdminDep,
-                          conn: ConnDep) -> dict[str, Any]:
+    async def change_user(
+        user_id: uuid.UUID, body: ChangeBody, who: AdminDep, conn: ConnDep
+    ) -> dict[str, Any]:
         """Change the role or disable/enable; the user's sessions end (privilege change)."""
         async with conn.transaction():
             target = await _target(conn, user_id)
@@ -101,20 +112,32 @@ def _member_routes(r: APIRouter) -> None:
             await _keep_an_admin(conn, target, removes_admin=demotes or disables)
             await _apply_change(conn, user_id, body)
             await revoke_all(conn, user_id, "changed_by_admin")
-            await audit.record(conn, "user.updated", user_id=user_id, ip=who.client.ip,
-                               by=str(who.session.account.id), role=body.role,
-                               disabled=body.disabled)
+            await audit.record(
+                conn,
+                "user.updated",
+                user_id=user_id,
+                ip=who.client.ip,
+                by=str(who.session.account.id),
+                role=body.role,
+                disabled=body.disabled,
+            )
         return (await _target(conn, user_id)).public()
 
     @r.delete("/v1/user/{user_id:uuid}")
-    async def delete_user(user_id: uuid.UUID, request: Request, who: AdminDep,
-                          conn: ConnDep) -> dict[str, Any]:
+    async def delete_user(
+        user_id: uuid.UUID, request: Request, who: AdminDep, conn: ConnDep
+    ) -> dict[str, Any]:
         async with conn.transaction():
             target = await _target(conn, user_id)
             await _keep_an_admin(conn, target, removes_admin=target.is_admin)
             await purge.delete_auth_rows(conn, user_id)
-            await audit.record(conn, "user.deleted", user_id=user_id, ip=who.client.ip,
-                               by=str(who.session.account.id))
+            await audit.record(
+                conn,
+                "user.deleted",
+                user_id=user_id,
+                ip=who.client.ip,
+                by=str(who.session.account.id),
+            )
         services = request.app.state.ctx.services
         done = await purge.purge_app_data(conn, services, user_id)
         return {"status": "deleted", "app_data": "deleted" if done else "pending"}
@@ -126,4 +149,6 @@ async def _apply_change(conn: Conn, user_id: uuid.UUID, body: ChangeBody) -> Non
     if body.disabled is not None:
         await conn.execute(
             "UPDATE users SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now())"
-            " END WHERE id = %s", (body.disabled, user_id))
+            " END WHERE id = %s",
+            (body.disabled, user_id),
+        )

@@ -32,8 +32,9 @@ async def _record_probe(request: Request, reason: str) -> None:
     ctx: ServiceContext = request.app.state.ctx
     assert ctx.pool is not None
     async with ctx.pool.connection() as conn:
-        await audit.record(conn, "probe.blocked", ip=client_ip(request), reason=reason,
-                           path=request.url.path[:512])
+        await audit.record(
+            conn, "probe.blocked", ip=client_ip(request), reason=reason, path=request.url.path[:512]
+        )
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -47,8 +48,7 @@ def _lifespan(rt: Runtime) -> Any:
         await asyncio.to_thread(passwords.warm_up)
         ctx: ServiceContext = app.state.ctx
         assert ctx.pool is not None
-        retry = asyncio.create_task(
-            purge.background(ctx.pool, ctx.services, rt.cfg.purge_retry_s))
+        retry = asyncio.create_task(purge.background(ctx.pool, ctx.services, rt.cfg.purge_retry_s))
         try:
             yield
         finally:
@@ -64,6 +64,10 @@ def parts(settings: Settings) -> ServiceParts:
     rt = Runtime(settings, cfg, UserTokenSigner(cfg), allowed_origins(settings, cfg))
     route_class = guarded_route(_record_probe, _headers)
     # Fixed paths before `/v1/user/{user_id}`.
-    routers = [routes_auth.router(route_class), routes_user.router(route_class),
-               routes_admin.router(route_class), APIRouter(lifespan=_lifespan(rt))]
+    routers = [
+        routes_auth.router(route_class),
+        routes_user.router(route_class),
+        routes_admin.router(route_class),
+        APIRouter(lifespan=_lifespan(rt)),
+    ]
     return ServiceParts(routers=routers)

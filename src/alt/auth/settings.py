@@ -62,6 +62,9 @@ class AuthSettings(BaseSettings):
     @classmethod
     def _networks(cls, value: object) -> object:
         if isinstance(value, str):
-            return [ipaddress.ip_network(item.strip(), strict=False)
-                    for item in value.split(",") if item.strip()]
+            return [
+                ipaddress.ip_network(item.strip(), strict=False)
+                for item in value.split(",")
+                if item.strip()
+            ]
         return value

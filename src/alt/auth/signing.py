@@ -45,16 +45,24 @@ class UserTokenSigner:
         self._cached: SigningKey | None = None
         self._cached_at = float("-inf")
 
-    async def issue(self, conn: AsyncConnection[Any], session: Session,
-                    *, csrf_checked: bool) -> tuple[str, int]:
+    async def issue(
+        self, conn: AsyncConnection[Any], session: Session, *, csrf_checked: bool
+    ) -> tuple[str, int]:
         """A user token for this session; returns it and its expiry (epoch seconds)."""
         key = await self._current(conn)
         now = int(time.time())
         expires = now + self._cfg.user_token_ttl_s
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(session.account.id),
-                  "role": session.account.role, "sid": str(session.public_id),
-                  "csrf": csrf_checked, "iat": now, "exp": expires,
-                  "jti": secrets.token_urlsafe(16)}
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(session.account.id),
+            "role": session.account.role,
+            "sid": str(session.public_id),
+            "csrf": csrf_checked,
+            "iat": now,
+            "exp": expires,
+            "jti": secrets.token_urlsafe(16),
+        }
         token = jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
         return token, expires
 
@@ -66,7 +74,8 @@ class UserTokenSigner:
         cursor = await conn.execute(
             "SELECT kid, public_key FROM signing_keys WHERE algorithm = %s AND (retired_at IS NULL"
             " OR retired_at > now() - %s * interval '1 second') ORDER BY created_at DESC",
-            (ALGORITHM, self._cfg.user_token_ttl_s + PUBLISH_MARGIN_S))
+            (ALGORITHM, self._cfg.user_token_ttl_s + PUBLISH_MARGIN_S),
+        )
         return {"keys": [_jwk(row["kid"], row["public_key"]) for row in await cursor.fetchall()]}
 
     async def rotate(self, conn: AsyncConnection[Any]) -> str:
@@ -92,7 +101,9 @@ class UserTokenSigner:
         chosen = next((k for k in keys if k["age"] >= PUBLISH_DELAY_S), keys[-1])
         await conn.execute(
             "UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL"
-            " AND created_at < %s", (chosen["created_at"],))
+            " AND created_at < %s",
+            (chosen["created_at"],),
+        )
         key = SigningKey(chosen["kid"], self._load_private(bytes(chosen["private_key"])))
         self._cached, self._cached_at = key, time.monotonic()
         return key
@@ -103,18 +114,21 @@ class UserTokenSigner:
             "SELECT kid, private_key, created_at,"
             " extract(epoch FROM now() - created_at) AS age FROM signing_keys"
             " WHERE retired_at IS NULL AND algorithm = %s ORDER BY created_at DESC",
-            (ALGORITHM,))
+            (ALGORITHM,),
+        )
         return list(await cursor.fetchall())
 
     async def _insert_key(self, conn: AsyncConnection[Any]) -> str:
         private = Ed25519PrivateKey.generate()
         public_pem = private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         kid = secrets.token_urlsafe(12)
         await conn.execute(
             "INSERT INTO signing_keys (kid, algorithm, public_key, private_key)"
             " VALUES (%s, %s, %s, %s)",
-            (kid, ALGORITHM, public_pem.decode(), self._dump_private(private)))
+            (kid, ALGORITHM, public_pem.decode(), self._dump_private(private)),
+        )
         return kid
 
     def _encryption_secret(self) -> bytes | None:
@@ -124,10 +138,13 @@ class UserTokenSigner:
     def _dump_private(self, key: Ed25519PrivateKey) -> bytes:
         secret = self._encryption_secret()
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(secret) if secret
-            else serialization.NoEncryption())
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 encryption)
+            serialization.BestAvailableEncryption(secret)
+            if secret
+            else serialization.NoEncryption()
+        )
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
 
     def _load_private(self, pem: bytes) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(pem, password=self._encryption_secret())

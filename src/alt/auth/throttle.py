@@ -60,9 +60,12 @@ async def forgive_one(conn: AsyncConnection[Any], scope: str, key: str) -> None:
     """Take back one counted attempt (a success must not count as a failure)."""
     await conn.execute(
         "UPDATE auth_throttle SET failures = greatest(failures - 1, 0)"
-        " WHERE scope = %s AND key = %s", (scope, key[:320]))
+        " WHERE scope = %s AND key = %s",
+        (scope, key[:320]),
+    )
 
 
 async def clear(conn: AsyncConnection[Any], scope: str, key: str) -> None:
-    await conn.execute("DELETE FROM auth_throttle WHERE scope = %s AND key = %s",
-                       (scope, key[:320]))
+    await conn.execute(
+        "DELETE FROM auth_throttle WHERE scope = %s AND key = %s", (scope, key[:320])
+    )

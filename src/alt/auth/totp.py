@@ -45,8 +45,9 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
     return None
 
 
-async def accept_code(conn: AsyncConnection[Any], user_id: uuid.UUID, secret: str,
-                      code: str) -> bool:
+async def accept_code(
+    conn: AsyncConnection[Any], user_id: uuid.UUID, secret: str, code: str
+) -> bool:
     """Accept a TOTP code once: it must match and be newer than the last accepted one."""
     step = matching_step(secret, code)
     if step is None:
@@ -54,13 +55,14 @@ async def accept_code(conn: AsyncConnection[Any], user_id: uuid.UUID, secret: st
     cursor = await conn.execute(
         "UPDATE users SET totp_last_step = %s WHERE id = %s"
         " AND (totp_last_step IS NULL OR totp_last_step < %s) RETURNING 1",
-        (step, user_id, step))
+        (step, user_id, step),
+    )
     return await cursor.fetchone() is not None
 
 
 def new_recovery_code() -> str:
     raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
-    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
 def recovery_hash(user_id: uuid.UUID, code: str) -> bytes:
@@ -74,20 +76,24 @@ async def replace_recovery_codes(conn: AsyncConnection[Any], user_id: uuid.UUID)
     async with conn.cursor() as cursor:
         await cursor.executemany(
             "INSERT INTO recovery_codes (user_id, code_hash) VALUES (%s, %s)",
-            [(user_id, recovery_hash(user_id, code)) for code in codes])
+            [(user_id, recovery_hash(user_id, code)) for code in codes],
+        )
     return codes
 
 
 async def use_recovery_code(conn: AsyncConnection[Any], user_id: uuid.UUID, code: str) -> bool:
     cursor = await conn.execute(
         "UPDATE recovery_codes SET used_at = now() WHERE user_id = %s AND code_hash = %s"
-        " AND used_at IS NULL RETURNING 1", (user_id, recovery_hash(user_id, code)))
+        " AND used_at IS NULL RETURNING 1",
+        (user_id, recovery_hash(user_id, code)),
+    )
     return await cursor.fetchone() is not None
 
 
 async def unused_recovery_codes(conn: AsyncConnection[Any], user_id: uuid.UUID) -> int:
     cursor = await conn.execute(
         "SELECT count(*) AS n FROM recovery_codes WHERE user_id = %s AND used_at IS NULL",
-        (user_id,))
+        (user_id,),
+    )
     row = await cursor.fetchone()
     return int(row["n"]) if row else 0

@@ -38,15 +38,17 @@ def create_user(conn: psycopg.Connection, email: str, password: str, *, admin: b
         row = conn.execute(
             "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING id",
-            (email, password_hash, role)).fetchone()
+            (email, password_hash, role),
+        ).fetchone()
     if row is None:
         raise UserError(f"A user with the e-mail address {email} exists already.")
     user_id: uuid.UUID = row[0]
     return user_id
 
 
-def create_user_from_cli(settings: Settings, email: str, *, admin: bool,
-                         password_stdin: bool) -> int:
+def create_user_from_cli(
+    settings: Settings, email: str, *, admin: bool, password_stdin: bool
+) -> int:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

@@ -46,8 +46,12 @@ async def json_body(request: Request) -> Any:
 
 async def probe_in(request: Request) -> str | None:
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-    return find_probe(raw_path, request.query_params.multi_items(),
-                      request.headers.get("user-agent"), await json_body(request))
+    return find_probe(
+        raw_path,
+        request.query_params.multi_items(),
+        request.headers.get("user-agent"),
+        await json_body(request),
+    )
 
 
 async def answer_error(request: Request, exc: Exception) -> Response:

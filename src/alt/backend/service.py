@@ -1,17 +1,34 @@
-"""The alt-backend service: what it serves today and what it does not do yet."""
+"""The alt-backend service: the reader's API, scoped to the user of each request.
+
+Built today: subscriptions (subscribe with discovery through the pre-processor, list, show,
+rename, move, unsubscribe, refresh now), categories, OPML import and export, and the purge of a
+deleted user's data for auth-service. `not_built` lists what is still missing.
+"""
 
 from __future__ import annotations
 
+from alt.backend import categories, internal, opml, subscriptions
 from alt.config import Settings
+from alt.platform.egress import FetchLimits
 from alt.platform.http_app import ServiceParts
 
 
 def parts(settings: Settings) -> ServiceParts:
+    # The egress policy (ALT_FETCH_*), to refuse URLs the fetcher would refuse, with the reason.
+    limits = FetchLimits()
     return ServiceParts(
+        routers=[
+            subscriptions.router(limits),
+            categories.router(),
+            opml.router(limits),
+            internal.router(),
+        ],
         not_built=[
-            "subscriptions and OPML",
-            "article lists, read state and favourites",
+            "article lists and detail",
+            "read state and favourites",
+            "unread counts at scale",
             "stats stream",
             "image proxy",
+            "tags and search",
         ],
     )

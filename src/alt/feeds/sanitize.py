@@ -25,7 +25,7 @@ from contextvars import ContextVar
 
 import nh3
 import regex
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from alt.feeds.urls import safe_url, scheme_of
 
@@ -210,6 +210,30 @@ _HIDDEN_STYLE = re.compile(
 )
 
 
+def _drop_hidden(root: LexborNode) -> None:
+    for node in root.css(_REMOVED_FOR_TEXT):
+        node.decompose()
+    for node in root.css("[style]"):
+        if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
+            node.decompose()
+
+
+def visible_html(html: str) -> str:
+    """``html`` without what a reader cannot see (hidden elements, scripts, styles, comments):
+    what a page says to people, before anything else reads it (an extractor, a model)."""
+    tree = LexborHTMLParser(limit_nesting(_strip_controls(html)))
+    if tree.body is None:
+        return ""
+    _drop_hidden(tree.body)
+    for node in tree.body.traverse(include_text=False):
+        if node.tag == "_comment":
+            node.decompose()
+    title = tree.css_first("title")
+    head = f"<title>{html_module.escape(title.text())}</title>" if title is not None else ""
+    metas = "".join(node.html or "" for node in tree.css("head meta"))
+    return f"<html><head>{head}{metas}</head>{tree.body.html or ''}</html>"
+
+
 def plain_text(html: str) -> str:
     """The text a reader sees in ``html``: no markup, hidden parts dropped, blocks on own lines."""
     if not html:
@@ -220,11 +244,7 @@ def plain_text(html: str) -> str:
     body = tree.body
     if body is None:
         return ""
-    for node in body.css(_REMOVED_FOR_TEXT):
-        node.decompose()
-    for node in body.css("[style]"):
-        if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
-            node.decompose()
+    _drop_hidden(body)
     for node in body.css("br"):
         node.insert_before(_BREAK)
     for node in body.css("td, th"):

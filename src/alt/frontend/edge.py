@@ -51,8 +51,14 @@ class Edge:
     def build(cls, settings: Settings, cfg: AuthSettings) -> Edge:
         https = settings.alt_frontend_url.scheme == "https"
         prefix = "__Host-" if https else ""
-        return cls(settings, cfg, https, f"{prefix}alt_session", f"{prefix}alt_presession",
-                   allowed_origins(settings, cfg))
+        return cls(
+            settings,
+            cfg,
+            https,
+            f"{prefix}alt_session",
+            f"{prefix}alt_presession",
+            allowed_origins(settings, cfg),
+        )
 
 
 def edge_of(request: Request) -> Edge:
@@ -84,8 +90,12 @@ def _trusted(address: str, edge: Edge) -> bool:
 def refuse_cross_site(request: Request) -> None:
     """Router dependency: a state-changing request from another site never gets through."""
     headers = request.headers
-    if cross_site(request.method, headers.get("origin"), headers.get("sec-fetch-site"),
-                  edge_of(request).origins):
+    if cross_site(
+        request.method,
+        headers.get("origin"),
+        headers.get("sec-fetch-site"),
+        edge_of(request).origins,
+    ):
         raise AltError(403, "cross_site", "Requests from other sites are not accepted.")
 
 
@@ -95,35 +105,41 @@ def forwarded_headers(request: Request, edge: Edge, csrf: str | None = None) -> 
     headers[CLIENT_IP_HEADER] = client_ip(request, edge)
     headers[CLIENT_UA_HEADER] = request.headers.get("user-agent", "")[:512]
     csrf = csrf if csrf is not None else request.headers.get(CSRF_HEADER)
-    values = {SESSION_HEADER: request.cookies.get(edge.session_cookie),
-              PRESESSION_HEADER: request.cookies.get(edge.presession_cookie), CSRF_HEADER: csrf}
+    values = {
+        SESSION_HEADER: request.cookies.get(edge.session_cookie),
+        PRESESSION_HEADER: request.cookies.get(edge.presession_cookie),
+        CSRF_HEADER: csrf,
+    }
     headers.update({name: value for name, value in values.items() if value})
     return headers
 
 
-async def call_auth(request: Request, method: str, path: str, *, csrf: str | None = None,
-                    **kwargs: Any) -> httpx.Response:
+async def call_auth(
+    request: Request, method: str, path: str, *, csrf: str | None = None, **kwargs: Any
+) -> httpx.Response:
     edge = edge_of(request)
     headers = forwarded_headers(request, edge, csrf) | kwargs.pop("headers", {})
     services = request.app.state.ctx.services
-    response: httpx.Response = await services.request(AUTH, method, path, headers=headers,
-                                                      **kwargs)
+    response: httpx.Response = await services.request(AUTH, method, path, headers=headers, **kwargs)
     return response
 
 
 def relay(upstream: httpx.Response, edge: Edge) -> Response:
     """auth-service's answer for the browser: body and status as they are, the session
     instructions turned into cookies, nothing else of its headers."""
-    headers = {name: upstream.headers[name] for name in KEPT_FROM_UPSTREAM
-               if name in upstream.headers}
+    headers = {
+        name: upstream.headers[name] for name in KEPT_FROM_UPSTREAM if name in upstream.headers
+    }
     response = Response(upstream.content, status_code=upstream.status_code, headers=headers)
     apply_cookies(upstream, response, edge)
     return response
 
 
 def apply_cookies(upstream: httpx.Response, response: Response, edge: Edge) -> None:
-    for header, name in ((SET_SESSION_HEADER, edge.session_cookie),
-                         (SET_PRESESSION_HEADER, edge.presession_cookie)):
+    for header, name in (
+        (SET_SESSION_HEADER, edge.session_cookie),
+        (SET_PRESESSION_HEADER, edge.presession_cookie),
+    ):
         value = upstream.headers.get(header)
         if value == CLEAR:
             clear_cookie(response, name, edge)
@@ -133,8 +149,9 @@ def apply_cookies(upstream: httpx.Response, response: Response, edge: Edge) -> N
 
 
 def set_cookie(response: Response, name: str, value: str, max_age_s: int, edge: Edge) -> None:
-    response.set_cookie(name, value, max_age=max_age_s, path="/", secure=edge.https,
-                        httponly=True, samesite="lax")
+    response.set_cookie(
+        name, value, max_age=max_age_s, path="/", secure=edge.https, httponly=True, samesite="lax"
+    )
 
 
 def clear_cookie(response: Response, name: str, edge: Edge) -> None:

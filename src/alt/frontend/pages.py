@@ -48,15 +48,15 @@ def _is_local_path(value: str) -> bool:
 
 
 async def form_fields(request: Request) -> dict[str, str]:
-    if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise AltError(415, "unsupported_media_type", "Send the login form as a form.")
     fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=10)
     return {key: values[0] for key, values in fields.items()}
 
 
-def login_page(csrf: str, next_path: str, message: str | None = None,
-               status: int = 200) -> HTMLResponse:
+def login_page(
+    csrf: str, next_path: str, message: str | None = None, status: int = 200
+) -> HTMLResponse:
     notice = f"<p role=alert>{escape(message)}</p>" if message else ""
     page = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -75,8 +75,9 @@ def login_page(csrf: str, next_path: str, message: str | None = None,
     return HTMLResponse(page, status_code=status)
 
 
-async def _fresh_form(request: Request, next_path: str, message: str | None = None,
-                      status: int = 200) -> Response:
+async def _fresh_form(
+    request: Request, next_path: str, message: str | None = None, status: int = 200
+) -> Response:
     answer = await call_auth(request, "POST", "/v1/auth/csrf")
     if answer.status_code != 200:
         response: Response = login_page("", next_path, _MESSAGES[429], 429)
@@ -91,9 +92,13 @@ async def _logged_in(request: Request) -> bool:
     token = request.cookies.get(edge.session_cookie)
     if not token:
         return False
-    answer = await call_auth(request, "POST", "/v1/auth/validate",
-                             json={"session_token": token[:128]},
-                             headers={"content-type": "application/json"})
+    answer = await call_auth(
+        request,
+        "POST",
+        "/v1/auth/validate",
+        json={"session_token": token[:128]},
+        headers={"content-type": "application/json"},
+    )
     return answer.status_code == 200
 
 
@@ -115,31 +120,43 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
     async def submit_login(request: Request) -> Response:
         fields = await form_fields(request)
         next_path = safe_next(fields.get("next"))
-        credentials = {"email": fields.get("email", "")[:320],
-                       "password": fields.get("password", "")[:1024],
-                       "code": fields.get("code") or None}
-        answer = await call_auth(request, "POST", "/v1/auth/login", json=credentials,
-                                 csrf=fields.get("csrf_token", "")[:128],
-                                 headers={"content-type": "application/json"})
+        credentials = {
+            "email": fields.get("email", "")[:320],
+            "password": fields.get("password", "")[:1024],
+            "code": fields.get("code") or None,
+        }
+        answer = await call_auth(
+            request,
+            "POST",
+            "/v1/auth/login",
+            json=credentials,
+            csrf=fields.get("csrf_token", "")[:128],
+            headers={"content-type": "application/json"},
+        )
         if answer.status_code == 200:
             response: Response = RedirectResponse(next_path, status_code=303)
         elif answer.status_code == 403:
             response = await _fresh_form(request, next_path, _MESSAGES[403], 403)
         else:
             message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
-            response = login_page(fields.get("csrf_token", ""), next_path, message,
-                                  answer.status_code)
+            response = login_page(
+                fields.get("csrf_token", ""), next_path, message, answer.status_code
+            )
         apply_cookies(answer, response, edge_of(request))
         return response
 
     @r.post("/logout")
     async def submit_logout(request: Request) -> Response:
         fields = await form_fields(request)
-        answer = await call_auth(request, "POST", "/v1/auth/logout",
-                                 csrf=fields.get("csrf_token", "")[:128])
+        answer = await call_auth(
+            request, "POST", "/v1/auth/logout", csrf=fields.get("csrf_token", "")[:128]
+        )
         if answer.status_code != 200:
-            raise AltError(answer.status_code, "logout_failed", "Could not log out; reload "
-                                                                "the page and try again.")
+            raise AltError(
+                answer.status_code,
+                "logout_failed",
+                "Could not log out; reload the page and try again.",
+            )
         response = RedirectResponse("/login", status_code=303)
         apply_cookies(answer, response, edge_of(request))
         return response

@@ -27,6 +27,11 @@ INTERNAL_AUTH = frozenset({"validate", "keys", "events"})
 BACKEND = "alt-backend"
 _SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
+BACKEND_TIMEOUT_S = 100.0
+_RELAYED = frozenset(
+    {"content-type", "content-disposition", "cache-control", "retry-after", "etag"}
+)
+
 
 def _clean(rest: str) -> str:
     if not _SEGMENTS.fullmatch(rest) or any(part in {".", ".."} for part in rest.split("/")):
@@ -62,14 +67,25 @@ async def user_token(request: Request) -> str:
     if not session:
         raise AltError(401, "unauthenticated", "Log in to do this.")
     unsafe = request.method.upper() not in SAFE_METHODS
-    body = {"session_token": session[:128], "unsafe": unsafe,
-            "csrf_token": (request.headers.get(CSRF_HEADER) or "")[:128] or None}
-    answer = await call_auth(request, "POST", "/v1/auth/validate", json=body,
-                             headers={"content-type": "application/json"})
+    body = {
+        "session_token": session[:128],
+        "unsafe": unsafe,
+        "csrf_token": (request.headers.get(CSRF_HEADER) or "")[:128] or None,
+    }
+    answer = await call_auth(
+        request,
+        "POST",
+        "/v1/auth/validate",
+        json=body,
+        headers={"content-type": "application/json"},
+    )
     if answer.status_code in (401, 403):
         data = answer.json()
-        raise AltError(answer.status_code, data.get("code", "unauthenticated"),
-                       data.get("message", "Log in to do this."))
+        raise AltError(
+            answer.status_code,
+            data.get("code", "unauthenticated"),
+            data.get("message", "Log in to do this."),
+        )
     answer.raise_for_status()
     token: str = answer.json()["token"]
     return token
@@ -80,8 +96,13 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
 
     @r.api_route("/api/auth/{rest:path}", methods=METHODS)
     async def to_auth(rest: str, request: Request) -> Response:
-        upstream = await call_auth(request, request.method, auth_path(rest),
-                                   content=await request.body(), **_passthrough(request))
+        upstream = await call_auth(
+            request,
+            request.method,
+            auth_path(rest),
+            content=await request.body(),
+            **_passthrough(request),
+        )
         return relay(upstream, edge_of(request))
 
     @r.api_route("/api/v1/{rest:path}", methods=METHODS)
@@ -98,10 +119,16 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
         headers |= {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
         services = request.app.state.ctx.services
         upstream: httpx.Response = await services.request(
-            BACKEND, request.method, path, headers=headers, content=await request.body(),
-            **_passthrough(request))
-        kept = {k: v for k, v in upstream.headers.items()
-                if k in ("content-type", "cache-control", "retry-after", "etag")}
+            BACKEND,
+            request.method,
+            path,
+            headers=headers,
+            content=await request.body(),
+            # Subscribing waits for the feed's discovery: up to a feed fetch and a few pages.
+            timeout=BACKEND_TIMEOUT_S,
+            **_passthrough(request),
+        )
+        kept = {k: v for k, v in upstream.headers.items() if k in _RELAYED}
         return Response(upstream.content, status_code=upstream.status_code, headers=kept)
 
     return r

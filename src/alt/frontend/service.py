@@ -55,16 +55,25 @@ def response_headers(request: Request) -> dict[str, str]:
         headers["Strict-Transport-Security"] = HSTS
     origin = request.headers.get("origin")
     if origin and origin.lower() in {o.lower() for o in edge.cfg.cors_origins}:
-        headers.update({"Access-Control-Allow-Origin": origin,
-                        "Access-Control-Allow-Credentials": "true", "Vary": "Origin"})
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Credentials": "true",
+                "Vary": "Origin",
+            }
+        )
     return headers
 
 
 async def report_probe(request: Request, reason: str) -> None:
     """Tell auth-service's audit log; never let reporting fail the refusal."""
     ctx: ServiceContext = request.app.state.ctx
-    event = {"event": "probe.blocked", "ip": client_ip(request, edge_of(request)),
-             "reason": reason, "path": request.url.path[:512]}
+    event = {
+        "event": "probe.blocked",
+        "ip": client_ip(request, edge_of(request)),
+        "reason": reason,
+        "path": request.url.path[:512],
+    }
     try:
         await ctx.services.post(AUTH, "/v1/auth/events", json=event, timeout=2.0)
     except Exception as exc:
@@ -109,14 +118,20 @@ def _fallback_router(route_class: type[Any]) -> APIRouter:
         origin = request.headers.get("origin", "")
         if origin.lower() not in {o.lower() for o in edge_of(request).cfg.cors_origins}:
             return error_response(403, "forbidden", "This origin may not call the API.")
-        return Response(status_code=204, headers={
-            "Access-Control-Allow-Methods": CORS_METHODS,
-            "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": "600"})
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": "600",
+            },
+        )
 
     @router.api_route("/{path:path}", methods=ALL_METHODS, include_in_schema=False)
     async def unknown(path: str, request: Request) -> Response:
-        partial = any(route.matches(request.scope)[0] is Match.PARTIAL
-                      for route in request.app.router.routes)
+        partial = any(
+            route.matches(request.scope)[0] is Match.PARTIAL for route in request.app.router.routes
+        )
         if partial:
             return error_response(405, "method_not_allowed", "Method Not Allowed")
         return error_response(404, "not_found", "Not found.")

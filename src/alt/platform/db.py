@@ -16,8 +16,10 @@ def database_url(settings: Settings, database: Database) -> str:
     url = settings.database_url if database is Database.APP else settings.auth_database_url
     if url is None:
         name = "DATABASE_URL" if database is Database.APP else "AUTH_DATABASE_URL"
-        raise ConfigError(f"{name}: not set; `alt up` runs an embedded PostgreSQL, "
-                          f"otherwise point {name} at a PostgreSQL database")
+        raise ConfigError(
+            f"{name}: not set; `alt up` runs an embedded PostgreSQL, "
+            f"otherwise point {name} at a PostgreSQL database"
+        )
     return str(url)
 
 

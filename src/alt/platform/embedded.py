@@ -34,22 +34,30 @@ OWNER_FILE = "postgres.owner"
 def database_urls(settings: Settings) -> Iterator[dict[Database, str]]:
     """The app and auth database URLs, valid while the context is open."""
     if settings.database_url is not None or settings.auth_database_url is not None:
-        for name, value in (("DATABASE_URL", settings.database_url),
-                            ("AUTH_DATABASE_URL", settings.auth_database_url)):
+        for name, value in (
+            ("DATABASE_URL", settings.database_url),
+            ("AUTH_DATABASE_URL", settings.auth_database_url),
+        ):
             if value is None:
-                raise ConfigError(f"{name}: not set; set both DATABASE_URL and AUTH_DATABASE_URL "
-                                  "(the app and auth databases are separate), or neither to "
-                                  "run an embedded PostgreSQL")
-        yield {Database.APP: str(settings.database_url),
-               Database.AUTH: str(settings.auth_database_url)}
+                raise ConfigError(
+                    f"{name}: not set; set both DATABASE_URL and AUTH_DATABASE_URL "
+                    "(the app and auth databases are separate), or neither to "
+                    "run an embedded PostgreSQL"
+                )
+        yield {
+            Database.APP: str(settings.database_url),
+            Database.AUTH: str(settings.auth_database_url),
+        }
         return
     with embedded_postgres(settings.data_dir / "postgres") as socket_dir:
         admin = socket_url(socket_dir, "postgres")
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK_KEY,))  # one creator at once
             for name in DATABASE_NAMES.values():
-                if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (name,)).fetchone() is None:
+                if (
+                    conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+                    is None
+                ):
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         yield {db: socket_url(socket_dir, name) for db, name in DATABASE_NAMES.items()}
 
@@ -75,8 +83,7 @@ def embedded_postgres(pgdata: Path) -> Iterator[Path]:
     server = get_server(pgdata, cleanup_mode=None, start=False)
     with PostgresServer._lock:  # the library's own inter-process lock around start and stop
         running = PostmasterInfo.read_from_pgdata(pgdata)
-        ours = (running is None or not running.is_running()
-                or not _alive(_read_pid(owner_file)))
+        ours = running is None or not running.is_running() or not _alive(_read_pid(owner_file))
         server.ensure_pgdata_inited()
         server.ensure_postgres_running()
         if ours:

@@ -23,8 +23,14 @@ log = get_logger(__name__)
 class AltError(Exception):
     """An error a handler raises on purpose; it becomes the envelope as it is."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -34,28 +40,43 @@ class AltError(Exception):
 
 
 def envelope(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": HTTPStatus(status).phrase, "code": code, "message": message,
-            "details": details}
+    return {
+        "error": HTTPStatus(status).phrase,
+        "code": code,
+        "message": message,
+        "details": details,
+    }
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(envelope(status, code, message, details), status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        envelope(status, code, message, details), status_code=status, headers=headers
+    )
 
 
 _CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
     503: "unavailable",
 }
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(part) for part in err["loc"] if part != "body"),
-         "problem": err["msg"]}
+        {
+            "field": ".".join(str(part) for part in err["loc"] if part != "body"),
+            "problem": err["msg"],
+        }
         for err in exc.errors()
     ]
 
@@ -68,22 +89,28 @@ async def _on_alt_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return error_response(exc.status_code, _CODES.get(exc.status_code, "http_error"), message,
-                          headers=getattr(exc, "headers", None))
+    return error_response(
+        exc.status_code,
+        _CODES.get(exc.status_code, "http_error"),
+        message,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _validation_details(exc)
     fields = ", ".join(d["field"] or "request" for d in details)
-    return error_response(422, "validation_failed", f"The request is not valid: check {fields}.",
-                          details)
+    return error_response(
+        422, "validation_failed", f"The request is not valid: check {fields}.", details
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
-    return error_response(500, "internal_error",
-                          "Something went wrong on our side; the request id helps us find it.")
+    return error_response(
+        500, "internal_error", "Something went wrong on our side; the request id helps us find it."
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import alt
 from alt.config import Settings
+from alt.platform.background import in_background
 from alt.platform.db import Pool, make_pool
 from alt.platform.errors import error_response, install_error_handlers
 from alt.platform.jobs import make_job_app, supervise_worker
@@ -69,14 +70,18 @@ class ServiceContext:
 
 def load_tokens(spec: ServiceSpec, settings: Settings) -> ServiceTokens:
     if settings.service_keys_file is None:
-        raise RuntimeError("ALT_SERVICE_KEYS_FILE: not set; `alt up` generates one, "
-                           "or point it at the deployment's service key file")
-    return ServiceTokens(spec.name, KeyRing.load(settings.service_keys_file),
-                         settings.service_token_ttl_s)
+        raise RuntimeError(
+            "ALT_SERVICE_KEYS_FILE: not set; `alt up` generates one, "
+            "or point it at the deployment's service key file"
+        )
+    return ServiceTokens(
+        spec.name, KeyRing.load(settings.service_keys_file), settings.service_token_ttl_s
+    )
 
 
-def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
-               tokens: ServiceTokens | None = None) -> FastAPI:
+def create_app(
+    spec: ServiceSpec, settings: Settings, parts: ServiceParts, tokens: ServiceTokens | None = None
+) -> FastAPI:
     tokens = tokens or load_tokens(spec, settings)
 
     @contextlib.asynccontextmanager
@@ -96,19 +101,26 @@ def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
                 assert spec.db_role is not None
                 ctx.jobs = make_job_app(settings, spec.db_role, parts.blueprints)
                 await stack.enter_async_context(ctx.jobs.open_async())
-                worker = asyncio.create_task(
-                    supervise_worker(ctx.jobs, settings, parts.queues, name=spec.name))
-                stack.push_async_callback(_stop, worker)
+                await stack.enter_async_context(
+                    in_background(
+                        supervise_worker(ctx.jobs, settings, parts.queues, name=spec.name)
+                    )
+                )
             for lifecycle in parts.lifecycles:
                 await stack.enter_async_context(lifecycle(ctx))
             log.info("service_started", service=spec.name, version=alt.__version__)
             yield
         log.info("service_stopped", service=spec.name)
 
-    app = FastAPI(title=spec.name, version=alt.__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,
-                  # The public edge publishes no schema of itself (AUTH-11).
-                  openapi_url=None if spec.public else "/v1/openapi.json")
+    app = FastAPI(
+        title=spec.name,
+        version=alt.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # The public edge publishes no schema of itself (AUTH-11).
+        openapi_url=None if spec.public else "/v1/openapi.json",
+    )
     install_error_handlers(app)
     app.include_router(_health_router(spec, settings, parts))
     for router in parts.routers:
@@ -121,19 +133,17 @@ def create_app(spec: ServiceSpec, settings: Settings, parts: ServiceParts,
     return app
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def _health_router(spec: ServiceSpec, settings: Settings, parts: ServiceParts) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/v1/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "service": spec.name, "version": alt.__version__,
-                "not_built": parts.not_built}
+        return {
+            "status": "ok",
+            "service": spec.name,
+            "version": alt.__version__,
+            "not_built": parts.not_built,
+        }
 
     @router.get("/v1/live")
     async def live() -> dict[str, str]:
@@ -198,7 +208,8 @@ def _may_scrape(request: Request, settings: Settings) -> bool:
     peer decides, never a forwarding header."""
     supplied = request.headers.get("authorization", "")
     if settings.metrics_token and secrets.compare_digest(
-            supplied.encode(), f"Bearer {settings.metrics_token}".encode()):
+        supplied.encode(), f"Bearer {settings.metrics_token}".encode()
+    ):
         return True
     peer = request.client.host if request.client else ""
     try:

@@ -92,9 +92,14 @@ class UserTokenVerifier:
         key = await self._key(header["kid"])
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                leeway=LEEWAY_S, options={"require": ["iss", "aud", "sub", "iat", "exp", "sid",
-                                                      "role"]})
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=LEEWAY_S,
+                options={"require": ["iss", "aud", "sub", "iat", "exp", "sid", "role"]},
+            )
         except jwt.PyJWTError as exc:
             raise IdentityError(str(exc)) from None
         if claims["exp"] - claims["iat"] > MAX_TOKEN_LIFETIME_S:

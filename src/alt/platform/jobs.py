@@ -55,10 +55,9 @@ class Backoff(BaseRetryStrategy):
 
     def wait_s(self, previous_runs: int) -> float:
         """The wait before run `previous_runs + 1`, jitter aside."""
-        return float(min(self.cap_s, self.first_s * 2 ** previous_runs))
+        return float(min(self.cap_s, self.first_s * 2**previous_runs))
 
-    def get_retry_decision(self, *, exception: BaseException,
-                           job: Job) -> RetryDecision | None:
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if job.attempts + 1 >= self.max_runs:
             return None
         stretch = 1 + self.jitter * random.random()  # noqa: S311 - spreading load, not a secret
@@ -82,8 +81,7 @@ class _RunAgainIfStopped(BaseRetryStrategy):
 
     inner: BaseRetryStrategy | None
 
-    def get_retry_decision(self, *, exception: BaseException,
-                           job: Job) -> RetryDecision | None:
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, WorkerStopped):
             return RetryDecision(retry_at=dt.datetime.now(dt.UTC))
         if self.inner is None:
@@ -92,8 +90,9 @@ class _RunAgainIfStopped(BaseRetryStrategy):
         return retry.retry_decision if retry is not None else None
 
 
-def make_job_app(settings: Settings, role: str,
-                 blueprints: Mapping[str, procrastinate.Blueprint]) -> procrastinate.App:
+def make_job_app(
+    settings: Settings, role: str, blueprints: Mapping[str, procrastinate.Blueprint]
+) -> procrastinate.App:
     """A procrastinate app whose connections act as `role` (a member of alt_jobs), with the
     tasks of each blueprint named `<namespace>:<task>`. A blueprint belongs to one app."""
 
@@ -132,23 +131,31 @@ SELECT id, procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL) FROM stalled
 """
 
 
-async def recover_stalled_jobs(app: procrastinate.App, queues: Iterable[str],
-                               stalled_after_s: float) -> int:
+async def recover_stalled_jobs(
+    app: procrastinate.App, queues: Iterable[str], stalled_after_s: float
+) -> int:
     """Put back to `todo` the running jobs of workers whose heartbeat stopped, and wake the
     workers of their queues."""
     recovered = 0
     for queue in queues:
         jobs = await app.job_manager.get_stalled_jobs(
-            queue=queue, seconds_since_heartbeat=stalled_after_s)
+            queue=queue, seconds_since_heartbeat=stalled_after_s
+        )
         requeued = 0
         for job in jobs:
             rows = await app.connector.execute_query_all_async(
-                _REQUEUE_STALLED, job_id=job.id, worker_id=job.worker_id)
+                _REQUEUE_STALLED, job_id=job.id, worker_id=job.worker_id
+            )
             if not rows:
                 continue  # another worker recovered it first
             requeued += 1
-            log.warning("job_recovered", job_id=job.id, task=job.task_name, queue=queue,
-                        attempts=job.attempts + 1)
+            log.warning(
+                "job_recovered",
+                job_id=job.id,
+                task=job.task_name,
+                queue=queue,
+                attempts=job.attempts + 1,
+            )
         if requeued:
             await wake_workers(app, queue)
         recovered += requeued
@@ -161,12 +168,18 @@ async def wake_workers(app: procrastinate.App, queue: str) -> None:
     payload = json.dumps({"type": "job_inserted", "job_id": None})
     for channel in get_channel_for_queues([queue]):
         await app.connector.execute_query_async(
-            "SELECT pg_notify(%(channel)s, %(payload)s)", channel=channel, payload=payload)
+            "SELECT pg_notify(%(channel)s, %(payload)s)", channel=channel, payload=payload
+        )
 
 
-async def run_worker(app: procrastinate.App, settings: Settings, queues: list[str],
-                     name: str, concurrency: int = 4,
-                     polling_interval_s: float = POLLING_INTERVAL_S) -> None:
+async def run_worker(
+    app: procrastinate.App,
+    settings: Settings,
+    queues: list[str],
+    name: str,
+    concurrency: int = 4,
+    polling_interval_s: float = POLLING_INTERVAL_S,
+) -> None:
     """Run a worker on `queues` until cancelled, recovering stalled jobs as it goes.
 
     Cancelling it is the graceful shutdown: running jobs get `shutdown_grace_s` to finish,
@@ -174,8 +187,9 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
     """
     interrupted: list[int] = []
 
-    async def requeue_if_stopped(call_next: AsyncCallNext, context: procrastinate.JobContext,
-                                 worker: Worker) -> Any:
+    async def requeue_if_stopped(
+        call_next: AsyncCallNext, context: procrastinate.JobContext, worker: Worker
+    ) -> Any:
         try:
             return await call_next()
         except (asyncio.CancelledError, JobAborted):
@@ -183,8 +197,12 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
                 raise
             assert context.job.id is not None
             interrupted.append(context.job.id)
-            log.warning("job_interrupted_by_shutdown", job_id=context.job.id,
-                        task=context.job.task_name, grace_s=settings.shutdown_grace_s)
+            log.warning(
+                "job_interrupted_by_shutdown",
+                job_id=context.job.id,
+                task=context.job.task_name,
+                grace_s=settings.shutdown_grace_s,
+            )
             raise WorkerStopped(f"worker {name} stopped before the job finished") from None
 
     worker = Worker(
@@ -219,8 +237,9 @@ async def run_worker(app: procrastinate.App, settings: Settings, queues: list[st
 WORKER_RESTART_MAX_S = 30.0
 
 
-async def supervise_worker(app: procrastinate.App, settings: Settings, queues: list[str],
-                           name: str) -> None:
+async def supervise_worker(
+    app: procrastinate.App, settings: Settings, queues: list[str], name: str
+) -> None:
     """Run a worker until cancelled, starting it again (after 1 s, 2 s, … 30 s) whenever it
     stops on its own, as it does when the database goes away."""
     delay = 1.0
@@ -240,8 +259,13 @@ async def supervise_worker(app: procrastinate.App, settings: Settings, queues: l
         delay = min(2 * delay, WORKER_RESTART_MAX_S)
 
 
-async def _upkeep(app: procrastinate.App, settings: Settings, queues: list[str],
-                  worker: Worker, stopping: asyncio.Event) -> None:
+async def _upkeep(
+    app: procrastinate.App,
+    settings: Settings,
+    queues: list[str],
+    worker: Worker,
+    stopping: asyncio.Event,
+) -> None:
     """Recover stalled jobs, and keep the worker's heartbeat going until the worker has
     unregistered: procrastinate stops its own heartbeat as soon as shutdown begins, and the
     jobs still finishing during the shutdown grace must not look stalled to other workers."""
@@ -266,10 +290,12 @@ def housekeeping(queue: str) -> procrastinate.Blueprint:
 
     @blueprint.periodic(cron=HOUSEKEEPING_CRON)
     # Named, not left to the module path: queued jobs must still find it after a refactoring.
-    @blueprint.task(name="prune_finished_jobs", queue=queue, pass_context=True,
-                    queueing_lock=f"{queue}:prune")
+    @blueprint.task(
+        name="prune_finished_jobs", queue=queue, pass_context=True, queueing_lock=f"{queue}:prune"
+    )
     async def prune_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
         await context.app.job_manager.delete_old_jobs(
-            nb_hours=FINISHED_JOBS_KEPT_H, queue=queue, include_failed=False)
+            nb_hours=FINISHED_JOBS_KEPT_H, queue=queue, include_failed=False
+        )
 
     return blueprint

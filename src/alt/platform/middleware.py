@@ -39,13 +39,25 @@ def header(scope: Scope, name: str) -> str | None:
     return None
 
 
-async def send_error(send: Send, status: int, code: str, message: str,
-                     extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps(envelope(status, code, message)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            *(extra_headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(extra_headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -85,8 +97,14 @@ class RequestContext:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
                 HTTP_LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
-                log.info("request", method=scope["method"], path=scope["path"], route=route,
-                         status=status, ms=round(elapsed * 1000, 2))
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                )
 
 
 class BodyLimit:
@@ -135,8 +153,12 @@ class BodyLimit:
         await self.app(scope, counting_receive, tracking_send)
 
     async def _refuse(self, send: Send) -> None:
-        await send_error(send, 413, "payload_too_large",
-                         f"The request body is larger than {self.max_bytes} bytes.")
+        await send_error(
+            send,
+            413,
+            "payload_too_large",
+            f"The request body is larger than {self.max_bytes} bytes.",
+        )
 
 
 class ServiceAuth:
@@ -158,8 +180,12 @@ class ServiceAuth:
         except ServiceTokenError as exc:
             SERVICE_TOKEN_REJECTED.labels(self.tokens.service).inc()
             log.warning("service_token_rejected", reason=str(exc), path=scope["path"])
-            await send_error(send, 401, "service_token_required",
-                             "This service only answers other services of this deployment.")
+            await send_error(
+                send,
+                401,
+                "service_token_required",
+                "This service only answers other services of this deployment.",
+            )
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         state["caller"] = caller

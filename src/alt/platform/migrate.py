@@ -69,14 +69,16 @@ def migrate(url: str, database: Database) -> list[str]:
                     if done[migration.version] != migration.checksum:
                         raise MigrationError(
                             f"{database.value} migration {migration.version}_{migration.name} "
-                            "changed after it was applied; add a new migration instead")
+                            "changed after it was applied; add a new migration instead"
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql.encode())
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum)"
                         " VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum))
+                        (migration.version, migration.name, migration.checksum),
+                    )
                 applied_now.append(migration.version)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))

@@ -19,8 +19,7 @@ class ServiceClient:
         self._settings = settings
         self._tokens = tokens
         # Internal calls stay inside the deployment: no environment proxy, no redirects.
-        self._http = httpx.AsyncClient(timeout=timeout_s, trust_env=False,
-                                       follow_redirects=False)
+        self._http = httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False)
 
     async def request(self, callee: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", None) or {})

@@ -60,10 +60,17 @@ def generate_key_file(path: Path) -> None:
     for name in SERVICES:
         key = Ed25519PrivateKey.generate()
         private[name] = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()).decode()
-        public[name] = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public[name] = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -83,8 +90,13 @@ class ServiceTokens:
         if key is None:
             raise ServiceTokenError(f"no private key for {self.service}")
         now = int(time.time())
-        claims = {"iss": self.service, "aud": audience, "iat": now, "exp": now + self.ttl_s,
-                  "jti": secrets.token_urlsafe(16)}
+        claims = {
+            "iss": self.service,
+            "aud": audience,
+            "iat": now,
+            "exp": now + self.ttl_s,
+            "jti": secrets.token_urlsafe(16),
+        }
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": self.service})
 
     def verify(self, token: str) -> str:
@@ -94,9 +106,15 @@ class ServiceTokens:
             if not isinstance(caller, str) or caller not in self.keys.public:
                 raise ServiceTokenError("unknown caller")
             key = self.keys.public[caller]
-            claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=self.service,
-                                issuer=caller, leeway=LEEWAY_S,
-                                options={"require": ["iss", "aud", "iat", "exp"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.service,
+                issuer=caller,
+                leeway=LEEWAY_S,
+                options={"require": ["iss", "aud", "iat", "exp"]},
+            )
         except jwt.PyJWTError as exc:
             raise ServiceTokenError(str(exc)) from None
         if claims["exp"] - claims["iat"] > self.ttl_s + LEEWAY_S:

@@ -41,8 +41,16 @@ RETURNING id
 async def _try(egress: EgressClient, url: str) -> tuple[FetchResult, ParsedFeed | None, str]:
     result = await egress.fetch(url, kind="feed")
     try:
-        return result, parse_feed(result.body, url=result.url, content_type=result.content_type,
-                                  fetched_at=datetime.now(UTC)), ""
+        return (
+            result,
+            parse_feed(
+                result.body,
+                url=result.url,
+                content_type=result.content_type,
+                fetched_at=datetime.now(UTC),
+            ),
+            "",
+        )
     except FeedParseError as exc:
         return result, None, str(exc)
 
@@ -69,20 +77,38 @@ async def find_feed(egress: EgressClient, url: str) -> tuple[str, FetchResult, P
     raise NotAFeed(f"{url} is not a feed ({why}) and names no feed we could read")
 
 
-async def store_new_feed(pool: Pool, policy: IngestSettings,
-                         url: str, result: FetchResult, feed: ParsedFeed) -> Found:
+async def store_new_feed(
+    pool: Pool, policy: IngestSettings, url: str, result: FetchResult, feed: ParsedFeed
+) -> Found:
     now = datetime.now(UTC)
-    next_check = schedule.after_success(now, policy, ttl_s=feed.ttl_seconds,
-                                        max_age_s=schedule.cache_max_age_s(result.headers))
+    next_check = schedule.after_success(
+        now, policy, ttl_s=feed.ttl_seconds, max_age_s=schedule.cache_max_age_s(result.headers)
+    )
     async with pool.connection() as conn, conn.transaction():
-        row = await (await conn.execute(_UPSERT_FEED, {
-            "url": url, "title": feed.title, "site_url": feed.site_url,
-            "description": feed.description, "language": feed.language,
-            "ttl_seconds": feed.ttl_seconds})).fetchone()
+        row = await (
+            await conn.execute(
+                _UPSERT_FEED,
+                {
+                    "url": url,
+                    "title": feed.title,
+                    "site_url": feed.site_url,
+                    "description": feed.description,
+                    "language": feed.language,
+                    "ttl_seconds": feed.ttl_seconds,
+                },
+            )
+        ).fetchone()
         assert row is not None
         feed_id: int = row["id"]
         inserted, _ = await store.store_entries(conn, feed_id, feed, now)
-        await store.mark_fetched(conn, feed_id, feed, etag=result.headers.get("etag"),
-                                 last_modified=result.headers.get("last-modified"),
-                                 status=result.status, now=now, next_check_at=next_check)
+        await store.mark_fetched(
+            conn,
+            feed_id,
+            feed,
+            etag=result.headers.get("etag"),
+            last_modified=result.headers.get("last-modified"),
+            status=result.status,
+            now=now,
+            next_check_at=next_check,
+        )
     return Found(feed_id, url, feed.title, feed.site_url, inserted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,9 +68,16 @@ class Outcome:
 
 
 class FeedFetcher:
-    def __init__(self, pool: Pool, egress: EgressClient,
-                 policy: IngestSettings, listen_conninfo: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        egress: EgressClient,
+        policy: IngestSettings,
+        listen_conninfo: str,
+        on_new_articles: Callable[[], None] | None = None,
+    ) -> None:
         self.pool = pool
+        self.on_new_articles = on_new_articles
         self.listen_conninfo = listen_conninfo
         self.egress = egress
         self.policy = policy
@@ -102,49 +109,84 @@ class FeedFetcher:
 
     async def fetch_feed(self, claim: Claim) -> Outcome:
         try:
-            result = await self.egress.fetch(claim.url, kind="feed", etag=claim.etag,
-                                             last_modified=claim.last_modified)
+            result = await self.egress.fetch(
+                claim.url, kind="feed", etag=claim.etag, last_modified=claim.last_modified
+            )
         except FetchError as exc:
-            return await self._failed(claim, str(exc), exc.status, exc.retry_after_s,
-                                      counts=exc.status != 429)
+            return await self._failed(
+                claim, str(exc), exc.status, exc.retry_after_s, counts=exc.status != 429
+            )
         now = datetime.now(UTC)
         if result.not_modified:
             return await self._not_modified(claim, result, now)
         try:
-            feed = await asyncio.to_thread(parse_feed, result.body, url=result.url,
-                                           content_type=result.content_type, fetched_at=now)
+            feed = await asyncio.to_thread(
+                parse_feed,
+                result.body,
+                url=result.url,
+                content_type=result.content_type,
+                fetched_at=now,
+            )
         except FeedParseError as exc:
             return await self._failed(claim, f"parse error: {exc}", result.status, None)
         return await self._store(claim, result, feed, now)
 
-    async def _store(self, claim: Claim, result: FetchResult, feed: ParsedFeed,
-                     now: datetime) -> Outcome:
-        next_check = schedule.after_success(now, self.policy, ttl_s=feed.ttl_seconds,
-                                            max_age_s=schedule.cache_max_age_s(result.headers))
+    async def _store(
+        self, claim: Claim, result: FetchResult, feed: ParsedFeed, now: datetime
+    ) -> Outcome:
+        next_check = schedule.after_success(
+            now,
+            self.policy,
+            ttl_s=feed.ttl_seconds,
+            max_age_s=schedule.cache_max_age_s(result.headers),
+        )
         async with self.pool.connection() as conn, conn.transaction():
             inserted, updated = await store.store_entries(conn, claim.id, feed, now)
             await store.mark_fetched(
-                conn, claim.id, feed, etag=result.headers.get("etag"),
-                last_modified=result.headers.get("last-modified"), status=result.status,
-                now=now, next_check_at=next_check)
+                conn,
+                claim.id,
+                feed,
+                etag=result.headers.get("etag"),
+                last_modified=result.headers.get("last-modified"),
+                status=result.status,
+                now=now,
+                next_check_at=next_check,
+            )
+        if inserted and self.on_new_articles is not None:
+            self.on_new_articles()
         return Outcome(claim.id, inserted=inserted, updated=updated)
 
     async def _not_modified(self, claim: Claim, result: FetchResult, now: datetime) -> Outcome:
-        next_check = schedule.after_success(now, self.policy, ttl_s=None,
-                                            max_age_s=schedule.cache_max_age_s(result.headers))
+        next_check = schedule.after_success(
+            now, self.policy, ttl_s=None, max_age_s=schedule.cache_max_age_s(result.headers)
+        )
         async with self.pool.connection() as conn:
             await store.mark_not_modified(conn, claim.id, now=now, next_check_at=next_check)
         return Outcome(claim.id, not_modified=True)
 
-    async def _failed(self, claim: Claim, error: str, status: int | None,
-                      retry_after_s: float | None, counts: bool = True) -> Outcome:
+    async def _failed(
+        self,
+        claim: Claim,
+        error: str,
+        status: int | None,
+        retry_after_s: float | None,
+        counts: bool = True,
+    ) -> Outcome:
         now = datetime.now(UTC)
         errors = claim.error_count + (1 if counts else 0)
-        next_check = schedule.after_failure(now, self.policy, error_count=max(errors, 1),
-                                            retry_after_s=retry_after_s)
+        next_check = schedule.after_failure(
+            now, self.policy, error_count=max(errors, 1), retry_after_s=retry_after_s
+        )
         async with self.pool.connection() as conn:
-            await store.mark_failed(conn, claim.id, error=error, status=status,
-                                    counts_as_error=counts, now=now, next_check_at=next_check)
+            await store.mark_failed(
+                conn,
+                claim.id,
+                error=error,
+                status=status,
+                counts_as_error=counts,
+                now=now,
+                next_check_at=next_check,
+            )
         log.info("feed_failed", feed_id=claim.id, error=error, errors=errors)
         return Outcome(claim.id, error=error)
 
@@ -184,21 +226,11 @@ class FeedFetcher:
         """LISTEN for due feeds on a connection of its own; reconnect after an outage."""
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.listen_conninfo,
-                                                         autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    self.listen_conninfo, autocommit=True
+                ) as conn:
                     await conn.execute(f"LISTEN {FEEDS_DUE_CHANNEL}")
                     async for _ in conn.notifies():
                         self.wake()
             except (psycopg.OperationalError, OSError):
                 await asyncio.sleep(self.policy.idle_poll_s / 10)
-
-
-@contextlib.asynccontextmanager
-async def running(fetcher: FeedFetcher) -> AsyncIterator[FeedFetcher]:
-    task = asyncio.create_task(fetcher.run_forever())
-    try:
-        yield fetcher
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

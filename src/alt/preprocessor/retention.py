@@ -28,6 +28,11 @@ DELETE FROM articles WHERE id IN (
 
 
 async def purge(conn: Connection, policy: IngestSettings) -> int:
-    cursor = await conn.execute(_PURGE, {"max_age_days": policy.retention_max_age_days,
-                                         "max_articles": policy.retention_max_articles})
+    cursor = await conn.execute(
+        _PURGE,
+        {
+            "max_age_days": policy.retention_max_age_days,
+            "max_articles": policy.retention_max_articles,
+        },
+    )
     return cursor.rowcount

@@ -28,16 +28,18 @@ def _jittered(seconds: float, cap_s: float) -> timedelta:
     return timedelta(seconds=min(stretched, cap_s))
 
 
-def after_success(now: datetime, policy: IngestSettings, *, ttl_s: int | None,
-                  max_age_s: int | None) -> datetime:
+def after_success(
+    now: datetime, policy: IngestSettings, *, ttl_s: int | None, max_age_s: int | None
+) -> datetime:
     """Never more often than the publisher asks (TTL, max-age), never less than daily."""
     interval = max(policy.interval_s, ttl_s or 0, max_age_s or 0)
     interval = min(max(interval, policy.min_interval_s), policy.max_interval_s)
     return now + _jittered(interval, policy.max_interval_s)
 
 
-def after_failure(now: datetime, policy: IngestSettings, *, error_count: int,
-                  retry_after_s: float | None) -> datetime:
+def after_failure(
+    now: datetime, policy: IngestSettings, *, error_count: int, retry_after_s: float | None
+) -> datetime:
     """`error_count` counts this failure too. A usable Retry-After wins, capped at the maximum."""
     if retry_after_s is not None and retry_after_s >= 0:
         return now + timedelta(seconds=min(max(retry_after_s, 1.0), policy.max_interval_s))

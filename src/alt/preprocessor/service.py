@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from alt.config import Settings
+from alt.platform.background import in_background
 from alt.platform.db import database_url
 from alt.platform.egress import EgressClient, FetchError
 from alt.platform.errors import AltError
@@ -19,9 +20,11 @@ from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.jobs import housekeeping
 from alt.platform.logging import get_logger
 from alt.preprocessor import discover, retention
-from alt.preprocessor.fetcher import FeedFetcher, running
+from alt.preprocessor.extractor import ArticleExtractor
+from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.settings import IngestSettings
 from alt.services import Database
+from alt.summaries.loop import lifecycle as summary_lifecycle
 
 QUEUE = "pre-processor"
 log = get_logger(__name__)
@@ -32,6 +35,7 @@ class Runtime:
     policy: IngestSettings = field(default_factory=IngestSettings)
     egress: EgressClient | None = None
     fetcher: FeedFetcher | None = None
+    extractor: ArticleExtractor | None = None
 
 
 class DiscoverRequest(BaseModel):
@@ -58,8 +62,12 @@ def _router(runtime: Runtime) -> APIRouter:
         try:
             url, result, feed = await discover.find_feed(runtime.egress, body.url)
         except FetchError as exc:
-            raise AltError(422, f"fetch_{exc.reason}", f"Could not fetch {body.url}: {exc}",
-                           {"reason": exc.reason, "status": exc.status}) from None
+            raise AltError(
+                422,
+                f"fetch_{exc.reason}",
+                f"Could not fetch {body.url}: {exc}",
+                {"reason": exc.reason, "status": exc.status},
+            ) from None
         except discover.NotAFeed as exc:
             raise AltError(422, "not_a_feed", str(exc)) from None
         found = await discover.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
@@ -86,23 +94,31 @@ def parts(settings: Settings) -> ServiceParts:
     runtime = Runtime()
 
     @contextlib.asynccontextmanager
-    async def fetching(ctx: ServiceContext) -> AsyncIterator[None]:
+    async def ingesting(ctx: ServiceContext) -> AsyncIterator[None]:
         assert ctx.pool is not None
-        async with EgressClient(settings) as egress:
+        # Two clients: article pages get per-host limits of their own, apart from feeds.
+        async with EgressClient(settings) as egress, EgressClient(settings) as pages:
             runtime.egress = egress
-            runtime.fetcher = FeedFetcher(ctx.pool, egress, runtime.policy,
-                                          database_url(settings, Database.APP))
-            async with running(runtime.fetcher):
+            runtime.extractor = ArticleExtractor(ctx.pool, pages)
+            runtime.fetcher = FeedFetcher(
+                ctx.pool,
+                egress,
+                runtime.policy,
+                database_url(settings, Database.APP),
+                on_new_articles=runtime.extractor.wake,
+            )
+            async with (
+                in_background(runtime.fetcher.run_forever()),
+                in_background(runtime.extractor.run_forever()),
+            ):
                 yield
 
     return ServiceParts(
         routers=[_router(runtime)],
         queues=[QUEUE],
-        blueprints={f"{QUEUE}.housekeeping": housekeeping(QUEUE),
-                    f"{QUEUE}.ingest": _blueprint(runtime)},
-        lifecycles=[fetching],
-        not_built=[
-            "full-text extraction",
-            "summary requests and the quality gate",
-        ],
+        blueprints={
+            f"{QUEUE}.housekeeping": housekeeping(QUEUE),
+            f"{QUEUE}.ingest": _blueprint(runtime),
+        },
+        lifecycles=[ingesting, summary_lifecycle()],
     )

