@@ -19,7 +19,7 @@ from alt.summaries.prompts import SYSTEM
 from alt.summaries.settings import LLMSettings
 from tests.summaries.support import FakeLLM, news_creator, news_creator_settings
 
-CORPUS = Path(__file__).parents[3] / "shared" / "security" / "corpus"
+CORPUS = Path(__file__).parents[1] / "feeds" / "corpus"
 INJECTION = (CORPUS / "prompt-injection-article.html").read_text()
 TIMEOUT_S = 2.0
 ARTICLE = (

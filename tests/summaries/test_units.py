@@ -16,7 +16,7 @@ from alt.summaries.pipeline import parse_score
 from alt.summaries.prompts import summary_messages
 from alt.summaries.text import article_text, content_hash, defang, fit
 
-CORPUS = Path(__file__).parents[3] / "shared" / "security" / "corpus"
+CORPUS = Path(__file__).parents[1] / "feeds" / "corpus"
 ARTICLE = (
     "The city council of Portland voted 7 to 2 on Tuesday to fund 3 new park rangers. "
     "Mayor Ted Wheeler said the program will cost 450,000 dollars a year. "
