@@ -76,7 +76,24 @@ class DestinationPolicy:
         return denied_reason(address, nat64=self._limits.nat64)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
+class _TcpOnly(httpcore.AsyncNetworkBackend):
+    """What both backends share: TCP through `_inner`, never a unix socket."""
+
+    _inner: httpcore.AsyncNetworkBackend
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise FetchError("blocked", "unix sockets cannot be fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedBackend(_TcpOnly):
     """Resolve once, check every answer, connect to a checked address."""
 
     def __init__(
@@ -149,19 +166,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         assert failure is not None
         raise failure
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise FetchError("blocked", "unix sockets cannot be fetched")
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class ProxyBackend(httpcore.AsyncNetworkBackend):
+class ProxyBackend(_TcpOnly):
     """Connects to the egress proxy and nowhere else; a failure there is a "proxy" error."""
 
     def __init__(self, proxy_host: str, proxy_port: int, inner: httpcore.AsyncNetworkBackend):
@@ -194,14 +200,3 @@ class ProxyBackend(httpcore.AsyncNetworkBackend):
             ) from None
         except httpcore.ConnectError:
             raise FetchError("proxy", "the egress proxy is unreachable", retriable=True) from None
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise FetchError("blocked", "unix sockets cannot be fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
