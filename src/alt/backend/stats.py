@@ -1,0 +1,170 @@
+"""Unread counts and the caller's stats, once or as a stream of server-sent events.
+
+Unread counts are "articles of the feed minus the caller's read marks of that feed": two
+index-only counts per subscribed feed (`articles_feed_published_idx`, `read_states_user_feed_idx`),
+never a join over every article the caller can see.
+
+`GET /v1/sse/feeds/stats` sends the stats at once and then every few seconds as `stats` events
+with increasing ids, `: heartbeat` comments in between, and a `retry:` hint; a client that
+reconnects with `Last-Event-ID` continues the numbering and gets the current stats at once. The
+stream ends when the client goes away, and by itself after the lifetime of a user token, so a
+logged-out session stops receiving data and the client reconnects with a fresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+
+from alt.backend.article_models import CategoryCount, FeedCount, Stats, UnreadCounts
+from alt.backend.web import Context, CurrentUser, PrivateRoute, pool_of
+from alt.platform.identity import MAX_TOKEN_LIFETIME_S
+
+STATS_EVERY_ENV = "ALT_STATS_STREAM_EVERY_S"
+HEARTBEAT_EVERY_ENV = "ALT_STATS_STREAM_HEARTBEAT_S"
+STATS_EVERY_S = 5.0
+HEARTBEAT_EVERY_S = 15.0
+RETRY_MS = 3000
+STREAM_MAX_S = float(MAX_TOKEN_LIFETIME_S)
+MAX_EVENT_ID = 2**53
+
+_FEED_COUNTS = """
+SELECT s.feed_id, s.category_id,
+       greatest(0, (SELECT count(*) FROM articles a WHERE a.feed_id = s.feed_id)
+                   - (SELECT count(*) FROM read_states r
+                       WHERE r.user_id = %(user_id)s AND r.feed_id = s.feed_id)) AS unread
+  FROM subscriptions s
+ WHERE s.user_id = %(user_id)s
+ ORDER BY s.feed_id
+"""
+
+_CATEGORIES = "SELECT id FROM categories WHERE user_id = %(user_id)s ORDER BY id"
+
+_STATS = """
+SELECT (SELECT count(*) FROM subscriptions s WHERE s.user_id = %(user_id)s) AS feeds,
+       (SELECT count(*) FROM subscriptions s JOIN articles a ON a.feed_id = s.feed_id
+         WHERE s.user_id = %(user_id)s) AS articles,
+       (SELECT count(*) FROM subscriptions s JOIN articles a ON a.feed_id = s.feed_id
+         WHERE s.user_id = %(user_id)s
+           AND EXISTS (SELECT 1 FROM summaries su
+                        WHERE su.article_id = a.id AND su.status = 'ready')) AS summarised,
+       (SELECT count(*) FROM subscriptions s JOIN articles a ON a.feed_id = s.feed_id
+         WHERE s.user_id = %(user_id)s AND a.published_at >= %(today)s
+           AND NOT EXISTS (SELECT 1 FROM read_states r
+                            WHERE r.user_id = %(user_id)s AND r.article_id = a.id))
+         AS unread_today
+"""
+
+
+async def unread_counts(conn: AsyncConnection[DictRow], user_id: Any) -> UnreadCounts:
+    params = {"user_id": user_id}
+    feeds = await (await conn.execute(_FEED_COUNTS, params)).fetchall()
+    categories = {
+        row["id"]: 0 for row in await (await conn.execute(_CATEGORIES, params)).fetchall()
+    }
+    for row in feeds:
+        if row["category_id"] in categories:
+            categories[row["category_id"]] += row["unread"]
+    return UnreadCounts(
+        feeds=[FeedCount(**row) for row in feeds],
+        categories=[CategoryCount(category_id=k, unread=v) for k, v in categories.items()],
+        total=sum(row["unread"] for row in feeds),
+    )
+
+
+async def stats_of(conn: AsyncConnection[DictRow], user_id: Any) -> Stats:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    row = await (await conn.execute(_STATS, {"user_id": user_id, "today": today})).fetchone()
+    assert row is not None
+    return Stats(unsummarised=row["articles"] - row["summarised"], **row)
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if 0.05 <= value <= 3600 else default
+
+
+def _first_id(last_event_id: str | None) -> int:
+    """The id after the client's last one; a reconnect continues the numbering."""
+    if last_event_id is None or not last_event_id.strip().isdigit():
+        return 1
+    seen = int(last_event_id.strip())
+    return seen + 1 if seen < MAX_EVENT_ID else 1
+
+
+def router() -> APIRouter:
+    r = APIRouter(route_class=PrivateRoute, tags=["stats"])
+    stats_every = _seconds(STATS_EVERY_ENV, STATS_EVERY_S)
+    heartbeat_every = _seconds(HEARTBEAT_EVERY_ENV, HEARTBEAT_EVERY_S)
+
+    @r.get("/v1/unread-counts", response_model=UnreadCounts)
+    async def get_unread_counts(user: CurrentUser, ctx: Context) -> UnreadCounts:
+        """Your unread articles per feed (by feed id), per category and in total."""
+        async with pool_of(ctx).connection() as conn:
+            return await unread_counts(conn, user.id)
+
+    @r.get("/v1/stats", response_model=Stats)
+    async def get_stats(user: CurrentUser, ctx: Context) -> Stats:
+        """Your feeds, their articles, how many are summarised, and how many of today's are
+        unread."""
+        async with pool_of(ctx).connection() as conn:
+            return await stats_of(conn, user.id)
+
+    @r.get(
+        "/v1/sse/feeds/stats",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream_stats(
+        request: Request,
+        user: CurrentUser,
+        ctx: Context,
+        last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+    ) -> StreamingResponse:
+        """The stats of `/v1/stats` as server-sent events (`event: stats`), every few seconds,
+        with heartbeats; send `Last-Event-ID` when reconnecting."""
+        pool = pool_of(ctx)
+        user_id = user.id
+
+        async def events() -> AsyncIterator[str]:
+            event_id = _first_id(last_event_id)
+            started = time.monotonic()
+            yield f"retry: {RETRY_MS}\n\n"
+            next_stats = started
+            next_beat = started + heartbeat_every
+            while time.monotonic() - started < STREAM_MAX_S:
+                if await request.is_disconnected():
+                    return
+                now = time.monotonic()
+                if now >= next_stats:
+                    async with pool.connection() as conn:
+                        stats = await stats_of(conn, user_id)
+                    data = json.dumps(stats.model_dump(), separators=(",", ":"))
+                    yield f"id: {event_id}\nevent: stats\ndata: {data}\n\n"
+                    event_id += 1
+                    next_stats = now + stats_every
+                elif now >= next_beat:
+                    yield ": heartbeat\n\n"
+                    next_beat = now + heartbeat_every
+                await asyncio.sleep(max(0.0, min(next_stats, next_beat) - time.monotonic()))
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"X-Accel-Buffering": "no"},
+        )
+
+    return r
