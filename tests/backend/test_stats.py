@@ -270,3 +270,18 @@ async def test_the_edge_answers_the_json_routes(stack: BackendStack) -> None:
         assert mine.headers["cache-control"] == "private, no-store"
         async with httpx.AsyncClient(base_url=stack.edge_url) as nobody:
             assert (await nobody.get(path)).status_code == 401
+
+
+async def test_the_stream_passes_through_the_edge_as_it_comes(stack: BackendStack) -> None:
+    """A browser reads the stream through the edge: events arrive while it stays open, and a
+    reconnect with Last-Event-ID continues the numbering."""
+    alice = await reader(stack, {None: 1}, articles=1)
+    async with alice.browser.http.stream(
+        "GET", "/api/v1/sse/feeds/stats", headers={"Last-Event-ID": "41"}
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "private, no-store"
+        events, _ = await read_events(response.aiter_lines(), 2)
+    assert [event["id"] for event in events] == ["42", "43"]
+    assert events[0]["data"]["articles"] == 1

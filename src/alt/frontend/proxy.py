@@ -10,17 +10,19 @@ alt-backend's `/v1/internal/*` routes are not reachable.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from alt.auth.context import CSRF_HEADER
 from alt.auth.csrf import SAFE_METHODS
 from alt.frontend.edge import call_auth, clear_cookie, edge_of, relay
 from alt.platform.errors import AltError, error_response
 from alt.platform.identity import USER_TOKEN_HEADER
+from alt.platform.service_client import ServiceClient
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 INTERNAL_AUTH = frozenset({"validate", "keys", "events"})
@@ -28,6 +30,10 @@ BACKEND = "alt-backend"
 _SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 BACKEND_TIMEOUT_S = 100.0
+STREAM_PREFIX = "/v1/sse/"
+# A stream is quiet between events and heartbeats, never for this long.
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=60.0)
+_FORWARDED = frozenset({"content-type", "accept", "last-event-id"})
 _RELAYED = frozenset(
     {"content-type", "content-disposition", "cache-control", "retry-after", "etag"}
 )
@@ -116,8 +122,10 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
                 clear_cookie(response, edge_of(request).session_cookie, edge_of(request))
             return response
         headers = {USER_TOKEN_HEADER: token}
-        headers |= {k: v for k, v in request.headers.items() if k in ("content-type", "accept")}
+        headers |= {k: v for k, v in request.headers.items() if k in _FORWARDED}
         services = request.app.state.ctx.services
+        if path.startswith(STREAM_PREFIX):
+            return await _relay_stream(services, path, headers)
         upstream: httpx.Response = await services.request(
             BACKEND,
             request.method,
@@ -132,3 +140,20 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
         return Response(upstream.content, status_code=upstream.status_code, headers=kept)
 
     return r
+
+
+async def _relay_stream(services: ServiceClient, path: str, headers: dict[str, str]) -> Response:
+    """Server-sent events pass through as they come (a buffered relay would hold them all)."""
+    upstream = await services.open_stream(
+        BACKEND, "GET", path, headers=headers, timeout=STREAM_TIMEOUT
+    )
+    kept = {k: v for k, v in upstream.headers.items() if k in _RELAYED}
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        finally:
+            await upstream.aclose()
+
+    return StreamingResponse(body(), status_code=upstream.status_code, headers=kept)

@@ -21,14 +21,27 @@ class ServiceClient:
         # Internal calls stay inside the deployment: no environment proxy, no redirects.
         self._http = httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False)
 
-    async def request(self, callee: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
+    def _headers(self, callee: str, given: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(given or {})
         headers[HEADER] = self._tokens.issue(callee)
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
+        return headers
+
+    async def request(self, callee: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = self._headers(callee, kwargs.pop("headers", None))
         url = self._settings.service_url(callee) + path
         return await self._http.request(method, url, headers=headers, **kwargs)
+
+    async def open_stream(
+        self, callee: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        """A response whose body is read as it comes; the caller must `aclose()` it."""
+        headers = self._headers(callee, kwargs.pop("headers", None))
+        url = self._settings.service_url(callee) + path
+        request = self._http.build_request(method, url, headers=headers, **kwargs)
+        return await self._http.send(request, stream=True)
 
     async def get(self, callee: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request(callee, "GET", path, **kwargs)
