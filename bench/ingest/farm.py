@@ -38,11 +38,12 @@ class Kind:
     gzipped: bool
     huge: bool
     malformed: bool
+    gone: bool
 
     @property
     def healthy(self) -> bool:
         """Answers with a feed that every reader should store in full."""
-        return not (self.failing or self.limited or self.malformed)
+        return not (self.failing or self.limited or self.malformed or self.gone)
 
 
 def kind_of(feed: int) -> Kind:
@@ -54,6 +55,7 @@ def kind_of(feed: int) -> Kind:
         gzipped=feed % 5 == 1,
         huge=feed % 1000 == 999,
         malformed=feed % 100 == 41,
+        gone=feed % 100 == 53,
     )
 
 
@@ -152,6 +154,9 @@ class Farm:
             await asyncio.sleep(SLOW_S)
         if kind.failing:
             await _answer(send, 500, b"internal error", [])
+            return
+        if kind.gone:
+            await _answer(send, 410, b"this feed is gone", [])
             return
         if kind.limited:
             await _answer(send, 429, b"slow down", [(b"retry-after", b"3600")])

@@ -134,3 +134,25 @@ async def test_failures_back_off_exponentially(
         waits.append((row["next_check_at"] - datetime.now(UTC)).total_seconds())  # type: ignore[operator]
     assert _feed(app_url, feed_id)["error_count"] == 4
     assert all(later > 1.7 * earlier for earlier, later in itertools.pairwise(waits))
+
+
+async def test_a_gone_feed_stops_only_after_a_week_and_keeps_its_articles(
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
+    recent, old = subscribe(app_url, [farm.url(53), farm.url(153)])
+    with psycopg.connect(app_url) as conn:
+        conn.execute(
+            "UPDATE feeds SET last_success_at = now() - interval '8 days' WHERE id = %s", (old,)
+        )
+        conn.execute(
+            "INSERT INTO articles (feed_id, entry_hash, title, published_at)"
+            " VALUES (%s, sha256('kept'), 'kept', now())",
+            (old,),
+        )
+    await fetcher.run_once()
+    assert _feed(app_url, recent)["status"] == "active"
+    assert _feed(app_url, recent)["last_status"] == 410
+    assert _feed(app_url, old)["status"] == "gone"
+    assert _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", old) == 1
+    _make_due(app_url)
+    assert [o.feed_id for o in await fetcher.run_once()] == [recent]  # gone feeds rest

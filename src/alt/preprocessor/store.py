@@ -71,8 +71,16 @@ UPDATE feeds SET last_checked_at = %(now)s, last_success_at = %(now)s, last_stat
 WHERE id = %(feed_id)s
 """
 
+# A feed that answers 410 Gone and has not worked for a week stops being polled (REL-08); until
+# then 410 is a failure like any other, and nothing stored is ever deleted for it.
 _FEED_FAILED = """
 UPDATE feeds SET last_checked_at = %(now)s, last_status = %(status)s,
+    status = CASE WHEN %(status)s = 410
+                   AND COALESCE(last_success_at, created_at) < %(now)s - interval '7 days'
+                  THEN 'gone' ELSE status END,
+    status_changed_at = CASE WHEN %(status)s = 410
+                   AND COALESCE(last_success_at, created_at) < %(now)s - interval '7 days'
+                  THEN %(now)s ELSE status_changed_at END,
     error_count = error_count + %(counts)s, last_error = left(%(error)s, 2000),
     next_check_at = %(next_check_at)s, claimed_until = NULL
 WHERE id = %(feed_id)s
