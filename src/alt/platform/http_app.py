@@ -20,6 +20,7 @@ import procrastinate
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware import Middleware
 
 import alt
 from alt.config import Settings
@@ -52,6 +53,9 @@ class ServiceParts:
     lifecycles: list[Lifecycle] = field(default_factory=list)
     """Entered in order once the pool and the job worker run, left in reverse at stop: the
     service's own long-lived parts (clients, background loops)."""
+    middleware: list[Middleware] = field(default_factory=list)
+    """The service's own ASGI middleware, run after the common ones (the service-token check
+    included) and before the routes; the first listed runs first."""
     not_built: list[str] = field(default_factory=list)
     """Features of this service that do not exist yet; told plainly by /v1/health and the log."""
 
@@ -125,7 +129,10 @@ def create_app(
     app.include_router(_health_router(spec, settings, parts))
     for router in parts.routers:
         app.include_router(router)
-    # Outermost first at run time: context → size limit → service token → routes.
+    # Outermost first at run time: context → size limit → service token → the service's own
+    # middleware → routes.
+    for own in reversed(parts.middleware):
+        app.add_middleware(own.cls, *own.args, **own.kwargs)
     if not spec.public:
         app.add_middleware(ServiceAuth, tokens=tokens)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

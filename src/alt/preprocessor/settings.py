@@ -14,7 +14,6 @@ class IngestSettings(BaseSettings):
     min_interval_s: int = Field(default=300, ge=1)
     max_interval_s: int = Field(default=86_400, ge=60)
     error_backoff_s: int = Field(default=300, ge=1, description="first wait after a failure")
-    flag_after_errors: int = Field(default=10, ge=1, description="failures before the UI warns")
     concurrency: int = Field(default=64, ge=1, description="feeds fetched at once")
     claim_batch: int = Field(default=100, ge=1)
     lease_s: int = Field(default=600, ge=10, description="a claimed feed is ours this long")
