@@ -261,6 +261,7 @@ def router(limits: FetchLimits) -> APIRouter:
             }
         },
         responses={
+            400: {"description": "a malformed multipart body"},
             413: {"description": "larger than 1 MiB"},
             422: {"description": "not an OPML file"},
         },

@@ -172,6 +172,7 @@ def router(limits: FetchLimits) -> APIRouter:
         status_code=201,
         response_model=SubscribedOut,
         responses={
+            404: {"description": "no such category"},
             409: {"description": "already subscribed"},
             422: {"description": "not a URL, a refused URL, or not a feed"},
         },

@@ -120,6 +120,8 @@ def create_app(
         title=spec.name,
         version=alt.__version__,
         lifespan=lifespan,
+        # Any route with a body may meet one it cannot read (not JSON, bad multipart).
+        responses={400: {"description": "The request body could not be read."}},
         docs_url=None,
         redoc_url=None,
         # The public edge publishes no schema of itself (AUTH-11).
