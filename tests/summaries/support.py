@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -28,7 +27,7 @@ from alt.news_creator.state import NewsCreator
 from alt.platform.http_app import create_app
 from alt.services import SERVICES
 from alt.summaries.settings import LLMSettings
-from tests.helpers import free_port, with_overrides
+from tests.helpers import free_port, serving, with_overrides
 
 OBEYED = (
     "Tide pools form at low tide on rocky shelves. "
@@ -219,30 +218,6 @@ def _article(body: dict[str, Any]) -> str:
     return " ".join(lines)
 
 
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        lifespan="on",
-        proxy_headers=False,
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield
-    finally:
-        server.should_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-
-
 def news_creator_settings(settings: Settings) -> Settings:
     """The shared settings with news-creator on a free loopback port."""
     return with_overrides(settings, NEWS_CREATOR_URL=f"http://127.0.0.1:{free_port()}")
@@ -253,7 +228,7 @@ async def news_creator(settings: Settings, llm: LLMSettings) -> AsyncIterator[Ne
     """Serve news-creator with `llm`; yields its state (engine, counters)."""
     service_parts, state = build(settings, llm)
     app = create_app(SERVICES["news-creator"], settings, service_parts)
-    async with serve(app, settings.service_port("news-creator")):
+    async with serving({settings.service_port("news-creator"): app}):
         yield state
 
 
@@ -261,5 +236,5 @@ async def news_creator(settings: Settings, llm: LLMSettings) -> AsyncIterator[Ne
 async def fake_llm() -> AsyncIterator[FakeLLM]:
     """The adversarial fake LLM, served for the whole test session."""
     fake = FakeLLM()
-    async with serve(fake.app(), fake.port):
+    async with serving({fake.port: fake.app()}):
         yield fake

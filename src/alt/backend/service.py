@@ -2,33 +2,56 @@
 
 Built today: subscriptions (subscribe with discovery through the pre-processor, list, show,
 rename, move, unsubscribe, refresh now), categories, OPML import and export, article lists and
-detail, read state and stars, unread counts, stats (once and as a stream), and the purge of a
-deleted user's data for auth-service. `not_built` lists what is still missing.
+detail, read state and stars, unread counts, stats (once and as a stream), the image proxy
+(`alt.backend.images`), per-address and per-user rate limits and request deadlines
+(`alt.platform.ratelimit`), and the purge of a deleted user's data for auth-service.
+`not_built` lists what is still missing.
 """
 
 from __future__ import annotations
 
-from alt.backend import articles, categories, internal, marks, opml, stats, subscriptions
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
+
+from alt.backend import articles, categories, images, internal, marks, opml, stats, subscriptions
 from alt.config import Settings
 from alt.platform.egress import FetchLimits
 from alt.platform.http_app import ServiceParts
+from alt.platform.ratelimit import Deadline, RateLimit
+
+SERVICE = "alt-backend"
+# What any route may answer because of the middleware, told in the OpenAPI document.
+GUARD_RESPONSES: dict[int | str, dict[str, str]] = {
+    429: {"description": "too many requests from this address or user; see Retry-After"},
+    503: {"description": "the request ran past its deadline, or a dependency is down"},
+}
 
 
 def parts(settings: Settings) -> ServiceParts:
     # The egress policy (ALT_FETCH_*), to refuse URLs the fetcher would refuse, with the reason.
     limits = FetchLimits()
+    image_proxy = images.ImageProxy(settings, limits)
+    routers = [
+        subscriptions.router(limits),
+        categories.router(),
+        opml.router(limits),
+        articles.router(),
+        marks.router(),
+        stats.router(),
+        images.router(image_proxy),
+        internal.router(),
+    ]
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                for status, doc in GUARD_RESPONSES.items():
+                    route.responses.setdefault(status, doc)
     return ServiceParts(
-        routers=[
-            subscriptions.router(limits),
-            categories.router(),
-            opml.router(limits),
-            articles.router(),
-            marks.router(),
-            stats.router(),
-            internal.router(),
-        ],
+        routers=routers,
+        lifecycles=[image_proxy.lifecycle],
+        # Rate limits first: a refused request costs no handler time.
+        middleware=[Middleware(RateLimit, service=SERVICE), Middleware(Deadline, service=SERVICE)],
         not_built=[
-            "image proxy",
             "tags and search",
         ],
     )

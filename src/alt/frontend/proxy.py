@@ -17,9 +17,9 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from alt.auth.context import CSRF_HEADER
+from alt.auth.context import CLIENT_IP_HEADER, CSRF_HEADER
 from alt.auth.csrf import SAFE_METHODS
-from alt.frontend.edge import call_auth, clear_cookie, edge_of, relay
+from alt.frontend.edge import call_auth, clear_cookie, client_ip, edge_of, relay
 from alt.platform.errors import AltError, error_response
 from alt.platform.identity import USER_TOKEN_HEADER
 from alt.platform.service_client import ServiceClient
@@ -35,7 +35,14 @@ STREAM_PREFIX = "/v1/sse/"
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=60.0)
 _FORWARDED = frozenset({"content-type", "accept", "last-event-id"})
 _RELAYED = frozenset(
-    {"content-type", "content-disposition", "cache-control", "retry-after", "etag"}
+    {
+        "content-type",
+        "content-disposition",
+        "cache-control",
+        "retry-after",
+        "etag",
+        "content-security-policy",  # the image proxy's `default-src 'none'; sandbox`
+    }
 )
 
 
@@ -121,7 +128,8 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
             if exc.status == 401:
                 clear_cookie(response, edge_of(request).session_cookie, edge_of(request))
             return response
-        headers = {USER_TOKEN_HEADER: token}
+        # The browser's address, for alt-backend's per-address rate limits.
+        headers = {USER_TOKEN_HEADER: token, CLIENT_IP_HEADER: client_ip(request, edge_of(request))}
         headers |= {k: v for k, v in request.headers.items() if k in _FORWARDED}
         services = request.app.state.ctx.services
         if path.startswith(STREAM_PREFIX):
