@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -497,3 +498,27 @@ async def test_every_state_lists_only_the_callers_marks(stack: BackendStack, sta
     for item in listed:
         assert item["read"] == (item["id"] == articles[3])
         assert item["starred"] == (item["id"] == articles[3])
+
+
+async def test_detail_loads_every_image_through_the_signed_proxy(stack: BackendStack) -> None:
+    from alt.backend.images import image_key, verify
+
+    alice = await reader(stack, {None: 1}, articles=1)
+    article = newest_first(stack, "a.feed_id = %s", (alice.feeds[0],))[0]
+    stack.app(
+        "INSERT INTO article_contents (article_id, status, text, html, extracted_at) VALUES"
+        " (%s, 'extracted', 'Pictured.', '<p>Pictured.</p><img src=\"https://img.example/a.png\""
+        ' srcset="https://img.example/a2.png 2x, javascript:alert(1) 3x">\', now())',
+        (article,),
+    )
+    body = (await alice.get(f"/v1/articles/{article}")).json()
+    html = body["full_text"]["html"]
+    assert "img.example" not in html
+    assert "javascript:" not in html
+    paths = re.findall(r"/api/v1/images/([\w-]+)/([\w-]+)", html)
+    assert len(paths) == 2
+    key = image_key(stack.settings)
+    assert {verify(key, signature, encoded) for signature, encoded in paths} == {
+        "https://img.example/a.png",
+        "https://img.example/a2.png",
+    }

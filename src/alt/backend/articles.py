@@ -33,6 +33,7 @@ from alt.backend.article_models import (
     Ref,
     SummaryOut,
 )
+from alt.backend.images import image_key, proxy_images
 from alt.backend.subscriptions import check_category
 from alt.backend.web import (
     PG_BIGINT_MAX,
@@ -263,6 +264,15 @@ def detail_out(row: dict[str, Any]) -> ArticleDetail:
     )
 
 
+def with_proxied_images(article: ArticleDetail, key: bytes) -> ArticleDetail:
+    full = article.full_text
+    if full is not None:
+        full = full.model_copy(update={"html": proxy_images(full.html, key)})
+    return article.model_copy(
+        update={"content_html": proxy_images(article.content_html, key), "full_text": full}
+    )
+
+
 def router() -> APIRouter:
     r = APIRouter(route_class=PrivateRoute, tags=["articles"])
 
@@ -328,6 +338,6 @@ def router() -> APIRouter:
             row = await (await conn.execute(_DETAIL, {"user_id": user.id, "id": id})).fetchone()
         if row is None:
             raise not_found("article")
-        return detail_out(row)
+        return with_proxied_images(detail_out(row), image_key(ctx.settings))
 
     return r

@@ -51,6 +51,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from selectolax.lexbor import LexborHTMLParser
 
 from alt.config import Settings, load_settings
 from alt.platform.egress import EgressClient, FetchError, FetchLimits
@@ -175,6 +176,32 @@ def sign_image_url(url: str, *, settings: Settings | None = None, prefix: str = 
     install's key (`settings`, or the environment's). Pass only http(s) URLs that the
     sanitiser kept; anything else is refused when it is requested."""
     return signed_path(image_key(settings or load_settings()), url, prefix)
+
+
+def proxy_images(html: str | None, key: bytes) -> str | None:
+    """Sanitised article HTML with every image (src and srcset) loaded through the proxy, so
+    reading an article tells no image host who reads it or from where."""
+    if not html or "<img" not in html:
+        return html
+    tree = LexborHTMLParser(html)
+    if tree.body is None:
+        return html
+    for img in tree.body.css("img"):
+        src = img.attributes.get("src")
+        if src and src.startswith(("http://", "https://")):
+            img.attrs["src"] = signed_path(key, src)
+        srcset = img.attributes.get("srcset")
+        if srcset:
+            candidates = (_signed_candidate(key, c) for c in srcset.split(","))
+            img.attrs["srcset"] = ", ".join(c for c in candidates if c)
+    return tree.body.inner_html or ""
+
+
+def _signed_candidate(key: bytes, candidate: str) -> str:
+    url, _, descriptor = candidate.strip().partition(" ")
+    if not url.startswith(("http://", "https://")):
+        return ""
+    return f"{signed_path(key, url)} {descriptor}".strip()
 
 
 def verify(key: bytes, signature: str, encoded_url: str) -> str | None:
