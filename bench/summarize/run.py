@@ -3,8 +3,10 @@ cross-feed duplicates, and grounding with and without the quality gate.
 
     .venv/bin/python bench/summarize/run.py [--articles 12] [--threads 2]
 
-Engines run in process through the same `Summarizer` that news-creator serves
-(`/api/v1/summarize`), pinned to `--threads` cores (2 by default: the target machine). Every
+Engines run through the same `Summarizer` that news-creator serves (`/api/v1/summarize`),
+pinned to `--threads` cores (2 by default: the target machine): `local` and `extractive` in
+process, `openai` against llama.cpp's own OpenAI-compatible server and `ollama` against
+news-creator's Ollama API (both with the local model; needs the `bench` extra). Every
 figure is printed with its ratio against a named baseline measured in the same run:
 
 * throughput and p50 latency: baseline = the `extractive` engine (no model);
@@ -20,14 +22,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from alt.summaries.engines import make_engine
+import httpx
+
+from alt.platform.service_tokens import HEADER, KeyRing, ServiceTokens, generate_key_file
+from alt.summaries.engines import default_model_path, make_engine
 from alt.summaries.pipeline import Summarizer, SummaryResult
 from alt.summaries.settings import LLMSettings
 from alt.summaries.text import content_hash
@@ -134,9 +146,12 @@ def recall(summary: str, facts: list[str]) -> float:
 
 
 async def run_engine(
-    label: str, settings: LLMSettings, articles: list[Article]
+    label: str,
+    settings: LLMSettings,
+    articles: list[Article],
+    service_headers: Callable[[], dict[str, str]] | None = None,
 ) -> tuple[list[float], list[SummaryResult]]:
-    engine = make_engine(settings)
+    engine = make_engine(settings, service_headers)
     await engine.start()
     summarizer = Summarizer(engine, settings)
     latencies, results = [], []
@@ -148,6 +163,96 @@ async def run_engine(
     finally:
         await engine.close()
     return latencies, results
+
+
+def _wait_up(url: str, process: subprocess.Popen[bytes], headers: dict[str, str]) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            if httpx.get(url, headers=headers, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+@contextlib.contextmanager
+def llama_cpp_server(threads: int) -> Iterator[str]:
+    """llama.cpp's own OpenAI-compatible server with the local engine's model."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_model_path()),
+            "--model_alias",
+            "smollm2",
+            "--port",
+            str(port),
+            "--n_threads",
+            str(threads),
+            "--n_ctx",
+            "4096",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_up(f"http://127.0.0.1:{port}/v1/models", process, {})
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextlib.contextmanager
+def news_creator_server(threads: int) -> Iterator[tuple[str, Callable[[], dict[str, str]]]]:
+    """news-creator (`alt serve`) with the local engine, and the headers a caller needs."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as home:
+        keys = Path(home) / "keys.json"
+        generate_key_file(keys)
+        env = {
+            **os.environ,
+            "NEWS_CREATOR_URL": f"http://127.0.0.1:{port}",
+            "ALT_SERVICE_KEYS_FILE": str(keys),
+            "ALT_LLM_ENGINE": "local",
+            "ALT_LLM_THREADS": str(threads),
+            "ALT_LLM_CACHE": "false",
+            "ALT_LLM_EMBEDDINGS": "false",
+            "ALT_LOG_LEVEL": "WARNING",
+            # The summary cache is off: the database is named, never reached.
+            "DATABASE_URL": "postgresql://alt@127.0.0.1:1/none",
+            "AUTH_DATABASE_URL": "postgresql://alt@127.0.0.1:1/none",
+        }
+        tokens = ServiceTokens("pre-processor", KeyRing.load(keys))
+
+        def headers() -> dict[str, str]:
+            return {HEADER: tokens.issue("news-creator")}
+
+        process = subprocess.Popen(
+            [sys.executable, "-m", "alt.cli", "serve", "news-creator"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_up(f"http://127.0.0.1:{port}/api/version", process, headers())
+            yield f"http://127.0.0.1:{port}", headers
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def main() -> None:
@@ -176,6 +281,21 @@ def main() -> None:
     measured: dict[str, tuple[list[float], list[SummaryResult]]] = {}
     for label, settings in configs.items():
         measured[label] = asyncio.run(run_engine(label, settings, articles))
+    # The same model behind real servers: llama.cpp's OpenAI-compatible server for `openai`,
+    # our own news-creator (local engine) for `ollama`. Gate as in `local+gate`.
+    with llama_cpp_server(args.threads) as base_url:
+        remote = LLMSettings(engine="openai", base_url=base_url, model="smollm2", embeddings=False)
+        measured["openai"] = asyncio.run(run_engine("openai", remote, articles))
+    with news_creator_server(args.threads) as (base_url, headers):
+        tags = httpx.get(f"{base_url}/api/tags", headers=headers()).json()
+        remote = LLMSettings(
+            engine="ollama",
+            base_url=base_url,
+            model=tags["models"][0]["name"],
+            send_service_token=True,
+            embeddings=False,
+        )
+        measured["ollama"] = asyncio.run(run_engine("ollama", remote, articles, headers))
 
     print("\n## throughput and latency (baseline: extractive)")
     base_rate = None
