@@ -53,6 +53,7 @@ from fastapi.routing import APIRoute
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from selectolax.lexbor import LexborHTMLParser
 
+from alt.backend.web import answer_error
 from alt.config import Settings, load_settings
 from alt.platform.egress import EgressClient, FetchError, FetchLimits
 from alt.platform.errors import AltError
@@ -253,15 +254,6 @@ def _refusal(exc: FetchError) -> AltError:
     return AltError(502, "image_unavailable", "The image's site did not give us the image.")
 
 
-async def _answer_error(request: Request, exc: Exception) -> Response:
-    handlers = request.app.exception_handlers
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            response: Response = await handlers[cls](request, exc)
-            return response
-    raise exc
-
-
 class ImageRoute(APIRoute):
     """Every answer (errors included) is inert where it lands; only images are cacheable."""
 
@@ -272,7 +264,7 @@ class ImageRoute(APIRoute):
             try:
                 response = await handle(request)
             except Exception as exc:
-                response = await _answer_error(request, exc)
+                response = await answer_error(request, exc)
             for name, value in SECURITY_HEADERS.items():
                 response.headers[name] = value
             if response.status_code != 200:

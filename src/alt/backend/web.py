@@ -29,7 +29,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 ObjectId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX, description="the object's id")]
 
 
-async def _answer_error(request: Request, exc: Exception) -> Response:
+async def answer_error(request: Request, exc: Exception) -> Response:
     """The app's own error handler for `exc` (the envelope), so that the header is added."""
     handlers = request.app.exception_handlers
     for cls in type(exc).__mro__:
@@ -49,7 +49,7 @@ class PrivateRoute(APIRoute):
             try:
                 response = await handle(request)
             except Exception as exc:
-                response = await _answer_error(request, exc)
+                response = await answer_error(request, exc)
             response.headers["Cache-Control"] = PRIVATE
             return response
 
