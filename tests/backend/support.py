@@ -8,16 +8,16 @@ records every request path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import uvicorn
 from fastapi import Request
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.helpers import free_port
+from tests.helpers import free_port, serving
 
 ITEMS = 25
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -66,8 +66,7 @@ class FeedOrigin:
             Route("/{rest:path}", self._missing),
         ]
         self.app = Starlette(routes=routes)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._serving = contextlib.AsyncExitStack()
 
     @property
     def base(self) -> str:
@@ -106,18 +105,8 @@ class FeedOrigin:
         return PlainTextResponse("not here", status_code=404)
 
     async def start(self) -> FeedOrigin:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.02)
+        await self._serving.enter_async_context(serving({self.port: self.app}))
         return self
 
     async def close(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        await self._serving.aclose()

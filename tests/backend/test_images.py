@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import stat
 import struct
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -35,7 +35,7 @@ from alt.backend.images import (
 from alt.config import Settings
 from tests.backend.conftest import CORPUS, DEAD_HOST, BackendStack
 from tests.backend.support import FeedOrigin
-from tests.helpers import free_port, with_overrides
+from tests.helpers import free_port, serving, with_overrides
 
 CSP = "default-src 'none'; sandbox"
 MAX_IMAGE_BYTES = 200_000
@@ -70,28 +70,17 @@ class Listener:
         self.port = free_port()
         self.requests: list[str] = []
         self.app = Starlette(routes=routes)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._serving = contextlib.AsyncExitStack()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def start(self) -> Listener:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.02)
+        await self._serving.enter_async_context(serving({self.port: self.app}))
         return self
 
     async def close(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        await self._serving.aclose()
 
 
 class ImageOrigin(Listener):
