@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import AsyncConnectionPool
 
 from alt.backend.articles import encode_cursor
+from alt.feeds.excerpt import excerpt
 from alt.platform.identity import USER_TOKEN_HEADER
 from alt.platform.migrate import migrate
 from alt.platform.service_tokens import HEADER as SERVICE_TOKEN_HEADER
@@ -64,11 +65,14 @@ _SEED = [
               now() + interval '30 days'
          FROM generate_series(1, %(feeds)s) g""",
     # Newest first by id; feeds interleaved, so every feed has articles over the whole range.
-    """INSERT INTO articles (feed_id, entry_hash, title, url, author, published_at, content_html)
+    # The excerpt as the pre-processor stores it (see `content_html`).
+    """INSERT INTO articles (feed_id, entry_hash, title, url, author, published_at, content_html,
+                           excerpt)
        SELECT f.first_id + (g %% %(feeds)s), sha256(int8send(g)), 'Article ' || g,
               'https://example.org/a/' || g, 'Ann',
               now() - g * interval '17 seconds',
-              '<p>' || repeat('Lorem ipsum dolor sit amet, consectetur. ', 8) || g || '</p>'
+              '<p>' || repeat('Lorem ipsum dolor sit amet, consectetur. ', 8) || g || '</p>',
+              %(excerpt)s
          FROM generate_series(1, %(articles)s) g, (SELECT min(id) AS first_id FROM feeds) f""",
     """INSERT INTO subscriptions (user_id, feed_id)
        SELECT u.id, f.first_id + ((u.n * 20 + k) %% %(feeds)s)
@@ -109,6 +113,18 @@ SELECT a.id FROM subscriptions s JOIN articles a ON a.feed_id = s.feed_id
 """
 
 
+def seeded_excerpt() -> str:
+    """The excerpt of every seeded article: the number at the end of the content lies past the
+    cut, so the function gives all of them the same text."""
+    texts = {excerpt(_content(n)) for n in (1, 10**9)}
+    assert len(texts) == 1, texts
+    return texts.pop()
+
+
+def _content(n: int) -> str:
+    return f"<p>{'Lorem ipsum dolor sit amet, consectetur. ' * 8}{n}</p>"
+
+
 @dataclass
 class Seeded:
     users: list[uuid.UUID]
@@ -126,6 +142,7 @@ def seed(database: str, args: argparse.Namespace) -> Seeded:
         "articles": args.articles,
         "users": users,
         "subscriptions": args.subscriptions,
+        "excerpt": seeded_excerpt(),
     }
     with psycopg.connect(database, autocommit=True) as conn:
         for statement in _SEED:

@@ -179,6 +179,18 @@ async def test_lists_by_state_feed_and_category(stack: BackendStack) -> None:
     )
 
 
+async def test_the_stored_excerpt_is_served_and_old_rows_get_one_made(
+    stack: BackendStack,
+) -> None:
+    alice = await reader(stack, {None: 1}, articles=2)
+    newer, older = newest_first(stack, "a.feed_id = %s", (alice.feeds[0],))
+    # As the pre-processor stores it; the older row has none, as rows stored before 0006.
+    stack.app("UPDATE articles SET excerpt = 'Stored excerpt' WHERE id = %s", (newer,))
+    items = {item["id"]: item["excerpt"] for item in await alice.all_pages()}
+    assert items[newer] == "Stored excerpt"
+    assert items[older].startswith("Text of ")
+
+
 async def test_pages_default_to_20_and_refuse_bad_values(stack: BackendStack) -> None:
     alice = await reader(stack, {None: 1}, articles=45)
     bob = await reader(stack, {"Bob's": 1})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from alt.feeds.parse import parse_feed
+from alt.feeds.parse import ParsedFeed, parse_feed
 from alt.platform.db import Pool
 from alt.preprocessor import retention, store
 from alt.preprocessor.settings import IngestSettings
@@ -65,3 +65,22 @@ async def test_retention_keeps_starred_and_the_newest(pool: Pool, app_url: str) 
         titles = {row[0] for row in conn.execute("SELECT title FROM articles")}
     assert titles == {f"t{n}" for n in range(10)} | {"t29"}
     assert deleted == 19
+
+
+async def test_entries_are_stored_with_their_list_excerpt(pool: Pool, app_url: str) -> None:
+    url = "https://news.example/excerpt.xml"
+    (feed_id,) = subscribe(app_url, [url])
+
+    def feed_saying(html: str) -> ParsedFeed:
+        body = (
+            "<rss version='2.0'><channel><title>T</title><item><guid>e1</guid><title>e1</title>"
+            f"<description><![CDATA[{html}]]></description></item></channel></rss>"
+        )
+        return parse_feed(body.encode(), url=url, content_type=None, fetched_at=NOW)
+
+    for html, wanted in (("<p>Hello <b>there</b></p>", "Hello there"), ("<p>New</p>", "New")):
+        async with pool.connection() as conn:
+            await store.store_entries(conn, feed_id, feed_saying(html), NOW)
+        with psycopg.connect(app_url) as conn:
+            stored = conn.execute("SELECT excerpt FROM articles WHERE feed_id = %s", (feed_id,))
+            assert stored.fetchall() == [(wanted,)]

@@ -44,15 +44,11 @@ from alt.backend.web import (
     not_found,
     pool_of,
 )
-from alt.feeds.sanitize import plain_text, truncate_text
+from alt.feeds.excerpt import EXCERPT_SOURCE_CHARS, excerpt
 from alt.platform.errors import AltError
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
-EXCERPT_CHARS = 280
-# The excerpt comes from the start of the content only: enough HTML for a few hundred
-# characters of text, without dragging whole articles through every list.
-EXCERPT_SOURCE_BYTES = 4000
 MAX_CURSOR_CHARS = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_VERSION = "k1"
@@ -136,8 +132,9 @@ SELECT a.id, a.published_at
 
 _ITEMS = """
 WITH page AS ({page})
-SELECT a.id, a.title, a.url, a.author, a.published_at,
-       left(a.content_html, {excerpt_source}) AS content_head,
+SELECT a.id, a.title, a.url, a.author, a.published_at, a.excerpt,
+       CASE WHEN a.excerpt IS NULL THEN left(a.content_html, {excerpt_source}) END
+         AS content_head,
        f.id AS feed_id, coalesce(s.title, nullif(f.title, ''), f.url) AS feed_title,
        EXISTS (SELECT 1 FROM read_states r
                 WHERE r.user_id = %(user_id)s AND r.article_id = a.id) AS read,
@@ -196,13 +193,7 @@ def list_query(state: ArticleState, *, keyset: bool, feed: bool, category: bool)
     else:
         filters = {ArticleState.unread: _UNREAD, ArticleState.read: _READ}
         page = _PAGE_PER_FEED.format(keyset=keyset_sql, state=filters.get(state, ""), scope=scope)
-    return _ITEMS.format(page=page, excerpt_source=EXCERPT_SOURCE_BYTES)
-
-
-def excerpt(html: str | None) -> str:
-    if not html:
-        return ""
-    return truncate_text(" ".join(plain_text(html).split()), EXCERPT_CHARS)
+    return _ITEMS.format(page=page, excerpt_source=EXCERPT_SOURCE_CHARS)
 
 
 def item_out(row: dict[str, Any]) -> ArticleItem:
@@ -215,7 +206,8 @@ def item_out(row: dict[str, Any]) -> ArticleItem:
         published_at=row["published_at"],
         read=row["read"],
         starred=row["starred"],
-        excerpt=excerpt(row["content_head"]),
+        # Stored with the entry; rows stored before that have theirs made here.
+        excerpt=row["excerpt"] if row["excerpt"] is not None else excerpt(row["content_head"]),
     )
 
 

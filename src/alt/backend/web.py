@@ -56,7 +56,9 @@ class PrivateRoute(APIRoute):
         return private
 
 
-def service_context(request: Request) -> ServiceContext:
+async def service_context(request: Request) -> ServiceContext:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hand-off that costs
+    # more than this lookup on every request.
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 

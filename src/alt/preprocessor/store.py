@@ -11,6 +11,7 @@ from typing import Any
 from psycopg.errors import DataError, IntegrityError
 from psycopg.types.json import Jsonb
 
+from alt.feeds.excerpt import excerpt_of_text
 from alt.feeds.parse import ParsedEntry, ParsedFeed
 from alt.platform.db import Connection
 from alt.platform.logging import get_logger
@@ -23,21 +24,21 @@ _UPSERT = """
 WITH stored AS (
 INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
                       published_at, fetched_at, updated_at, content_hash, enclosures,
-                      categories, language)
+                      categories, language, excerpt)
 SELECT %(feed_id)s, e.hash, e.guid, e.url, e.title, e.author, e.content_html, e.published_at,
        %(fetched_at)s, %(fetched_at)s, e.content_hash, e.enclosures,
-       ARRAY(SELECT jsonb_array_elements_text(e.categories)), e.language
+       ARRAY(SELECT jsonb_array_elements_text(e.categories)), e.language, e.excerpt
   FROM unnest(%(hash)s::bytea[], %(guid)s::text[], %(url)s::text[], %(title)s::text[],
               %(author)s::text[], %(content_html)s::text[], %(published_at)s::timestamptz[],
               %(content_hash)s::bytea[], %(enclosures)s::jsonb[], %(categories)s::jsonb[],
-              %(language)s::text[])
+              %(language)s::text[], %(excerpt)s::text[])
        AS e(hash, guid, url, title, author, content_html, published_at, content_hash,
-            enclosures, categories, language)
+            enclosures, categories, language, excerpt)
 ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
     guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
     content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
     enclosures = EXCLUDED.enclosures, categories = EXCLUDED.categories,
-    language = EXCLUDED.language, updated_at = EXCLUDED.updated_at
+    language = EXCLUDED.language, excerpt = EXCLUDED.excerpt, updated_at = EXCLUDED.updated_at
 WHERE (articles.url, articles.title, articles.author, articles.content_html,
        articles.enclosures, articles.categories)
       IS DISTINCT FROM
@@ -103,6 +104,7 @@ def _columns(feed_id: int, entries: list[ParsedEntry], fetched_at: datetime) -> 
         "enclosures": [Jsonb(e.enclosures) for e in unique],
         "categories": [Jsonb(e.categories) for e in unique],
         "language": [e.language for e in unique],
+        "excerpt": [excerpt_of_text(e.summary_text) for e in unique],
     }
 
 
