@@ -277,6 +277,32 @@ async def test_paging_while_articles_arrive_has_no_duplicates_and_no_gaps(
     assert keys == sorted(keys, reverse=True)
 
 
+@pytest.mark.parametrize("limit", [1, 5, 20])
+async def test_unread_and_read_pages_are_exact_however_the_reads_lie(
+    stack: BackendStack, limit: int
+) -> None:
+    """A page comes from the newest articles when they hold enough of the asked state, else
+    from every feed: both give the same pages, whichever way the read ones lie."""
+    alice = await reader(stack, {"News": 2, None: 1}, articles=40)
+    everything = newest_first(stack, "a.feed_id = ANY(%s)", (alice.feeds,))
+    in_news = set(newest_first(stack, "a.feed_id = ANY(%s)", (alice.feeds[:2],)))
+    # The newest 50 read (a reader who keeps up), then every third of the rest.
+    read = everything[:50] + everything[50::3]
+    marked = await alice.send("POST", "/v1/articles/read", {"ids": read})
+    assert marked.status_code == 200, marked.text
+    unread = [i for i in everything if i not in read]
+    read_newest_first = [i for i in everything if i in read]
+
+    assert ids(await alice.all_pages(limit=limit)) == unread
+    assert ids(await alice.all_pages(state="read", limit=limit)) == read_newest_first
+    news = await alice.all_pages(limit=limit, category_id=alice.categories["News"])
+    assert ids(news) == [i for i in unread if i in in_news]
+    # Nothing read among the newest: the first pages come from them.
+    unmarked = await alice.send("POST", "/v1/articles/unread", {"ids": everything[:50]})
+    assert unmarked.status_code == 200, unmarked.text
+    assert ids(await alice.all_pages(limit=limit)) == everything[:50] + unread
+
+
 async def test_detail_has_content_full_text_summary_and_marks(stack: BackendStack) -> None:
     alice = await reader(stack, {None: 1}, articles=2)
     bob = await reader(stack, {None: 1}, articles=1)

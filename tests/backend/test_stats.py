@@ -247,7 +247,9 @@ async def test_lists_and_counts_stay_quick_on_thousands_of_articles(
         print(f"{name:22} p50 {statistics.median(values):6.1f} ms  p95 {_p(values, 0.95):6.1f} ms")
         assert statistics.median(values) < 250, (name, values)
     # The list and counts statements themselves, as PostgreSQL runs them.
-    params = {"user_id": alice.id, "limit": 21, "feed_id": None, "category_id": None}
+    params = articles_module.list_params(
+        alice.id, limit=20, feed_id=None, category_id=None, cursor=None
+    )
     for name, sql in (
         (
             "unread list SQL",
