@@ -1,5 +1,6 @@
 """One fetcher in its own process, driven round by round over stdin/stdout so that its CPU time
-and peak memory are its own. Prints one JSON line per round."""
+and peak memory are its own (with its worker processes', if it has any). Prints one JSON line
+per round."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ import argparse
 import asyncio
 import json
 import logging
-import resource
 import sys
 import time
 from typing import Any
 
+import psutil
 import structlog
 
 from alt.config import load_settings
 from alt.platform.db import make_pool
 from alt.platform.egress import EgressClient, FetchLimits
 from alt.preprocessor.fetcher import FeedFetcher
+from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
 from alt.services import SERVICES
 from bench.ingest.farm import FarmResolver
@@ -25,8 +27,19 @@ from bench.ingest.naive import NaiveFetcher
 
 
 def _usage() -> tuple[float, int]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    """CPU seconds and peak resident bytes of this process and its children, summed."""
+    me = psutil.Process()
+    processes = [me, *me.children(recursive=True)]
+    cpu = sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+    return cpu, sum(_peak_rss(p.pid) for p in processes)
+
+
+def _peak_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 async def _rounds(run_round: Any) -> None:
@@ -58,7 +71,9 @@ async def _alt(database_url: str, port: int) -> None:
         make_pool(settings, SERVICES["pre-processor"]) as pool,
         EgressClient(settings, limits, resolver=FarmResolver()) as egress,
     ):
-        fetcher = FeedFetcher(pool, egress, IngestSettings(), database_url)
+        policy = IngestSettings()
+        parsers = FeedParsers(policy.parse_workers)
+        fetcher = FeedFetcher(pool, egress, policy, database_url, parsers=parsers)
 
         async def run_round() -> dict[str, int]:
             await _make_due(pool)
@@ -70,7 +85,11 @@ async def _alt(database_url: str, port: int) -> None:
                 "items": sum(o.inserted for o in outcomes),
             }
 
-        await _rounds(run_round)
+        try:
+            await parsers.start()
+            await _rounds(run_round)
+        finally:
+            parsers.close()
 
 
 async def _make_due(pool: Any) -> None:

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.feeds.parse import FeedParseError, ParsedFeed
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError, FetchResult
 from alt.platform.logging import get_logger
 from alt.preprocessor import schedule, store
+from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
+from alt.preprocessor.writer import FeedWriter
 
 log = get_logger(__name__)
 
@@ -75,8 +77,11 @@ class FeedFetcher:
         policy: IngestSettings,
         listen_conninfo: str,
         on_new_articles: Callable[[], None] | None = None,
+        parsers: FeedParsers | None = None,
     ) -> None:
         self.pool = pool
+        self.parsers = parsers or FeedParsers(workers=0)
+        self.writer = FeedWriter(pool)
         self.on_new_articles = on_new_articles
         self.listen_conninfo = listen_conninfo
         self.egress = egress
@@ -120,12 +125,8 @@ class FeedFetcher:
         if result.not_modified:
             return await self._not_modified(claim, result, now)
         try:
-            feed = await asyncio.to_thread(
-                parse_feed,
-                result.body,
-                url=result.url,
-                content_type=result.content_type,
-                fetched_at=now,
+            feed = await self.parsers.parse(
+                result.body, url=result.url, content_type=result.content_type, fetched_at=now
             )
         except FeedParseError as exc:
             return await self._failed(claim, f"parse error: {exc}", result.status, None)
@@ -140,10 +141,8 @@ class FeedFetcher:
             ttl_s=feed.ttl_seconds,
             max_age_s=schedule.cache_max_age_s(result.headers),
         )
-        async with self.pool.connection() as conn, conn.transaction():
-            inserted, updated = await store.store_entries(conn, claim.id, feed, now)
-            await store.mark_fetched(
-                conn,
+        inserted, updated = await self.writer.write(
+            store.Fetched(
                 claim.id,
                 feed,
                 etag=result.headers.get("etag"),
@@ -152,6 +151,7 @@ class FeedFetcher:
                 now=now,
                 next_check_at=next_check,
             )
+        )
         if inserted and self.on_new_articles is not None:
             self.on_new_articles()
         return Outcome(claim.id, inserted=inserted, updated=updated)
@@ -160,8 +160,7 @@ class FeedFetcher:
         next_check = schedule.after_success(
             now, self.policy, ttl_s=None, max_age_s=schedule.cache_max_age_s(result.headers)
         )
-        async with self.pool.connection() as conn:
-            await store.mark_not_modified(conn, claim.id, now=now, next_check_at=next_check)
+        await self.writer.write(store.NotModified(claim.id, now, next_check))
         return Outcome(claim.id, not_modified=True)
 
     async def _failed(
@@ -177,16 +176,7 @@ class FeedFetcher:
         next_check = schedule.after_failure(
             now, self.policy, error_count=max(errors, 1), retry_after_s=retry_after_s
         )
-        async with self.pool.connection() as conn:
-            await store.mark_failed(
-                conn,
-                claim.id,
-                error=error,
-                status=status,
-                counts_as_error=counts,
-                now=now,
-                next_check_at=next_check,
-            )
+        await self.writer.write(store.Failed(claim.id, error, status, counts, now, next_check))
         log.info("feed_failed", feed_id=claim.id, error=error, errors=errors)
         return Outcome(claim.id, error=error)
 

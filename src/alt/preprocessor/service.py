@@ -22,6 +22,7 @@ from alt.platform.logging import get_logger
 from alt.preprocessor import discover, retention
 from alt.preprocessor.extractor import ArticleExtractor
 from alt.preprocessor.fetcher import FeedFetcher
+from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
 from alt.services import Database
 from alt.summaries.loop import lifecycle as summary_lifecycle
@@ -96,6 +97,7 @@ def parts(settings: Settings) -> ServiceParts:
     @contextlib.asynccontextmanager
     async def ingesting(ctx: ServiceContext) -> AsyncIterator[None]:
         assert ctx.pool is not None
+        parsers = FeedParsers(runtime.policy.parse_workers)
         # Two clients: article pages get per-host limits of their own, apart from feeds.
         async with EgressClient(settings) as egress, EgressClient(settings) as pages:
             runtime.egress = egress
@@ -106,12 +108,15 @@ def parts(settings: Settings) -> ServiceParts:
                 runtime.policy,
                 database_url(settings, Database.APP),
                 on_new_articles=runtime.extractor.wake,
+                parsers=parsers,
             )
-            async with (
-                in_background(runtime.fetcher.run_forever()),
-                in_background(runtime.extractor.run_forever()),
-            ):
-                yield
+            with contextlib.closing(parsers):
+                await parsers.start()
+                async with (
+                    in_background(runtime.fetcher.run_forever()),
+                    in_background(runtime.extractor.run_forever()),
+                ):
+                    yield
 
     return ServiceParts(
         routers=[_router(runtime)],

@@ -3,6 +3,8 @@ much we keep."""
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,8 +16,13 @@ class IngestSettings(BaseSettings):
     min_interval_s: int = Field(default=300, ge=1)
     max_interval_s: int = Field(default=86_400, ge=60)
     error_backoff_s: int = Field(default=300, ge=1, description="first wait after a failure")
-    concurrency: int = Field(default=64, ge=1, description="feeds fetched at once")
-    claim_batch: int = Field(default=100, ge=1)
+    concurrency: int = Field(default=256, ge=1, description="feeds fetched at once")
+    claim_batch: int = Field(default=250, ge=1)
+    parse_workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4),
+        ge=0,
+        description="processes that parse feeds (0: a thread of the fetcher)",
+    )
     lease_s: int = Field(default=600, ge=10, description="a claimed feed is ours this long")
     idle_poll_s: float = Field(default=30.0, gt=0)
 

@@ -14,6 +14,7 @@ import contextlib
 import email.utils
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from http import HTTPStatus
 from ipaddress import IPv6Address
 from pathlib import Path
 from types import TracebackType
-from typing import get_args
+from typing import Any, get_args
 from urllib.parse import unquote, urljoin
 
 import certifi
@@ -183,22 +184,30 @@ def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
-class _HostSlots:
-    __slots__ = ("semaphore", "users")
+class _Host:
+    """A destination host in use: its concurrency slots and its connections."""
 
-    def __init__(self, size: int) -> None:
+    __slots__ = ("connections", "semaphore", "users")
+
+    def __init__(self, size: int, connections: httpcore.AsyncConnectionPool) -> None:
         self.semaphore = asyncio.Semaphore(size)
+        self.connections = connections
         self.users = 0
 
 
-KEEPALIVE_CONNECTIONS = 16
+# Hosts whose connections are kept alive once no fetch uses them. Feeds live on many hosts and
+# are fetched once per round, so few idle hosts are worth keeping.
+KEEPALIVE_HOSTS = 16
 
 
 class EgressClient:
     """The outbound HTTP client. Use as `async with EgressClient(settings) as client:`.
 
     One client is shared by all fetches of a process: it keeps connections alive and enforces
-    the per-host and global concurrency limits across them.
+    the per-host and global concurrency limits across them. Each host has a connection pool of
+    its own, as small as its concurrency limit: one pool for every host would be scanned whole
+    by httpcore on every request and every close, which costs more than the request itself
+    when hundreds of fetches are in flight.
     """
 
     def __init__(
@@ -218,41 +227,48 @@ class EgressClient:
         inner = network if network is not None else httpcore.AnyIOBackend()
         proxy = settings.egress_proxy
         self._proxied = proxy is not None
-        pool_size = self._limits.global_concurrency
-        # Feeds live on many hosts and are fetched once per round: few idle connections are
-        # worth keeping, and httpcore scans every pooled connection for every request.
-        keepalive = min(KEEPALIVE_CONNECTIONS, pool_size)
+        self._pool_options: dict[str, Any]
+        size = self._limits.per_host_concurrency
+        common = {"max_connections": size, "max_keepalive_connections": size}
         if proxy is None:
             backend: httpcore.AsyncNetworkBackend = GuardedBackend(
                 DestinationPolicy(self._limits), resolver or SystemResolver(), inner
             )
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._ssl,
-                max_connections=pool_size,
-                max_keepalive_connections=keepalive,
-                keepalive_expiry=30.0,
-                network_backend=backend,
-            )
+            self._pool_options = {**common, "network_backend": backend}
         else:
             host = proxy.host or ""
             port = proxy.port or (443 if proxy.scheme == "https" else 80)
             auth = None
             if proxy.username is not None:
                 auth = (unquote(proxy.username), unquote(proxy.password or ""))
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._ssl,
-                proxy=httpcore.Proxy(
+            self._pool_options = {
+                **common,
+                "proxy": httpcore.Proxy(
                     url=f"{proxy.scheme}://{host}:{port}",
                     auth=auth,
                     ssl_context=self._ssl if proxy.scheme == "https" else None,
                 ),
-                max_connections=pool_size,
-                max_keepalive_connections=keepalive,
-                keepalive_expiry=30.0,
-                network_backend=ProxyBackend(host.strip("[]"), port, inner),
-            )
+                "network_backend": ProxyBackend(host.strip("[]"), port, inner),
+            }
         self._global = asyncio.Semaphore(self._limits.global_concurrency)
-        self._hosts: dict[str, _HostSlots] = {}
+        self._hosts: dict[str, _Host] = {}
+        self._idle: OrderedDict[str, httpcore.AsyncConnectionPool] = OrderedDict()
+
+    def _connections_for(self, host: str) -> httpcore.AsyncConnectionPool:
+        idle = self._idle.pop(host, None)
+        if idle is not None:
+            return idle
+        return httpcore.AsyncConnectionPool(
+            ssl_context=self._ssl, keepalive_expiry=30.0, **self._pool_options
+        )
+
+    async def _release_host(self, host: str, slots: _Host) -> None:
+        """The host's last fetch ended: keep its connections for a while, among a few."""
+        del self._hosts[host]
+        self._idle[host] = slots.connections
+        if len(self._idle) > KEEPALIVE_HOSTS:
+            _, oldest = self._idle.popitem(last=False)
+            await oldest.aclose()
 
     @property
     def limits(self) -> FetchLimits:
@@ -274,7 +290,10 @@ class EgressClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        pools = [host.connections for host in self._hosts.values()] + list(self._idle.values())
+        self._idle.clear()
+        for pool in pools:
+            await pool.aclose()
 
     async def fetch(
         self,
@@ -340,9 +359,9 @@ class EgressClient:
         try:
             async with asyncio.timeout(deadline) as scope:
                 for _ in range(limits.max_redirects + 1):
-                    async with self._slot(target.host, scope, waiting):
+                    async with self._slot(target.host, scope, waiting) as connections:
                         try:
-                            outcome = await self._request(target, headers, kind)
+                            outcome = await self._request(connections, target, headers, kind)
                         except FetchError as exc:
                             if redirects:
                                 exc.message = f"{exc.message} (redirected from {redirects[-1]})"
@@ -382,8 +401,8 @@ class EgressClient:
     @contextlib.asynccontextmanager
     async def _slot(
         self, host: str, scope: asyncio.Timeout, waiting: list[str]
-    ) -> AsyncIterator[None]:
-        """Hold one of the host's slots, then one of the global ones.
+    ) -> AsyncIterator[httpcore.AsyncConnectionPool]:
+        """Hold one of the host's slots, then one of the global ones; give the host's pool.
 
         The host slot is taken first, so fetches queued behind a slow host never hold global
         slots. Waiting for a host slot counts towards the fetch's deadline; waiting for a global
@@ -392,7 +411,8 @@ class EgressClient:
         """
         slots = self._hosts.get(host)
         if slots is None:
-            slots = self._hosts[host] = _HostSlots(self._limits.per_host_concurrency)
+            slots = _Host(self._limits.per_host_concurrency, self._connections_for(host))
+            self._hosts[host] = slots
         slots.users += 1
         try:
             waiting.append(host)
@@ -409,7 +429,7 @@ class EgressClient:
                     if when is not None:
                         scope.reschedule(when + (loop.time() - paused_at))
                 try:
-                    yield
+                    yield slots.connections
                 finally:
                     self._global.release()
             finally:
@@ -417,10 +437,14 @@ class EgressClient:
         finally:
             slots.users -= 1
             if slots.users == 0:
-                del self._hosts[host]
+                await self._release_host(host, slots)
 
     async def _request(
-        self, target: ParsedURL, headers: list[tuple[bytes, bytes]], kind: Kind
+        self,
+        connections: httpcore.AsyncConnectionPool,
+        target: ParsedURL,
+        headers: list[tuple[bytes, bytes]],
+        kind: Kind,
     ) -> _Redirect | _Final:
         limits = self._limits
         host = target.host
@@ -442,7 +466,7 @@ class EgressClient:
         }
         request_headers = [(b"Host", target.host_header.encode("ascii")), *headers]
         try:
-            async with self._pool.stream(
+            async with connections.stream(
                 "GET", url, headers=request_headers, extensions=extensions
             ) as response:
                 if len(response.headers) > MAX_RESPONSE_HEADERS:

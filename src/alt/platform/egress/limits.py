@@ -46,7 +46,7 @@ class FetchLimits(BaseSettings):
 
     # Concurrency inside one client: per destination host name, and in total.
     per_host_concurrency: PositiveInt = 2
-    global_concurrency: PositiveInt = 64
+    global_concurrency: PositiveInt = 256
 
     # Destination policy. `allowed_ports` applies to every URL; `allow_private_hosts` lists exact
     # `host:port` pairs (`127.0.0.1:8080`, `[::1]:8443`, `feeds.intranet:80`) that may be reached
