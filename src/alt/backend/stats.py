@@ -1,8 +1,8 @@
 """Unread counts and the caller's stats, once or as a stream of server-sent events.
 
-Unread counts are "articles of the feed minus the caller's read marks of that feed": two
-index-only counts per subscribed feed (`articles_feed_published_idx`, `read_states_user_feed_idx`),
-never a join over every article the caller can see.
+Unread counts are "articles of the feed minus the caller's read marks of that feed": the first
+is kept per feed by triggers (`feed_article_counts`, migration 0006), the second is an index-only
+count (`read_states_user_feed_idx`); never a join over every article the caller can see.
 
 `GET /v1/sse/feeds/stats` sends the stats at once and then every few seconds as `stats` events
 with increasing ids, `: heartbeat` comments in between, and a `retry:` hint; a client that
@@ -40,10 +40,11 @@ MAX_EVENT_ID = 2**53
 
 _FEED_COUNTS = """
 SELECT s.feed_id, s.category_id,
-       greatest(0, (SELECT count(*) FROM articles a WHERE a.feed_id = s.feed_id)
+       greatest(0, coalesce(c.articles, 0)
                    - (SELECT count(*) FROM read_states r
                        WHERE r.user_id = %(user_id)s AND r.feed_id = s.feed_id)) AS unread
   FROM subscriptions s
+  LEFT JOIN feed_article_counts c ON c.feed_id = s.feed_id
  WHERE s.user_id = %(user_id)s
  ORDER BY s.feed_id
 """
