@@ -26,9 +26,14 @@ BEGIN
 END
 $$;
 
--- Only UPDATE: when a deleted feed takes its articles with it, its row is going as well.
+-- Only UPDATE: when a deleted feed takes its articles with it, its row is going as well. The
+-- rows are locked in feed order first, as the inserting side takes them (an UPDATE alone takes
+-- them in whatever order its join yields, and a retention run could deadlock with a writer).
 CREATE FUNCTION feed_article_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM feed_article_counts
+      WHERE feed_id IN (SELECT feed_id FROM deleted)
+      ORDER BY feed_id FOR UPDATE;
     UPDATE feed_article_counts c SET articles = c.articles - d.n
       FROM (SELECT feed_id, count(*) AS n FROM deleted GROUP BY feed_id) d
      WHERE c.feed_id = d.feed_id;
