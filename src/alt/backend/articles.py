@@ -43,8 +43,8 @@ from alt.backend.web import (
     CurrentUser,
     ObjectId,
     PrivateRoute,
+    connection,
     not_found,
-    pool_of,
 )
 from alt.feeds.excerpt import EXCERPT_SOURCE_CHARS, excerpt
 from alt.platform.errors import AltError
@@ -356,7 +356,7 @@ def router() -> APIRouter:
             feed=feed_id is not None,
             category=category_id is not None,
         )
-        async with pool_of(ctx).connection() as conn:
+        async with connection(ctx) as conn:
             if feed_id is not None:
                 await check_feed(conn, user.id, feed_id)
             if category_id is not None:
@@ -378,7 +378,7 @@ def router() -> APIRouter:
     async def get_article(id: ObjectId, user: CurrentUser, ctx: Context) -> ArticleDetail:
         """One article: the feed's content, the full text extracted from its page and its
         summary once ready, with your read and starred marks."""
-        async with pool_of(ctx).connection() as conn:
+        async with connection(ctx) as conn:
             row = await (await conn.execute(_DETAIL, {"user_id": user.id, "id": id})).fetchone()
         if row is None:
             raise not_found("article")

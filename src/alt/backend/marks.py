@@ -17,7 +17,14 @@ from psycopg.rows import DictRow
 from alt.backend.article_models import IdsRequest, IdsResult, MarkReadRequest, MarkReadResult
 from alt.backend.articles import check_feed
 from alt.backend.subscriptions import check_category
-from alt.backend.web import Context, CurrentUser, ObjectId, PrivateRoute, not_found, pool_of
+from alt.backend.web import (
+    Context,
+    CurrentUser,
+    ObjectId,
+    PrivateRoute,
+    connection,
+    not_found,
+)
 
 # The articles among %(ids)s that the caller may see.
 _VISIBLE = """
@@ -83,7 +90,7 @@ def router() -> APIRouter:
 
     def one(what: str, on: bool, doc: str) -> Any:
         async def handler(id: ObjectId, user: CurrentUser, ctx: Context) -> Response:
-            async with pool_of(ctx).connection() as conn:
+            async with connection(ctx) as conn:
                 if not await set_state(conn, user.id, what, on, [id]):
                     raise not_found("article")
             return Response(status_code=204)
@@ -95,7 +102,7 @@ def router() -> APIRouter:
     def many(what: str, on: bool, doc: str) -> Any:
         async def handler(body: IdsRequest, user: CurrentUser, ctx: Context) -> IdsResult:
             ids = sorted(set(body.ids))
-            async with pool_of(ctx).connection() as conn:
+            async with connection(ctx) as conn:
                 done = await set_state(conn, user.id, what, on, ids)
             return IdsResult(
                 done=[i for i in ids if i in done], not_found=[i for i in ids if i not in done]
@@ -138,7 +145,7 @@ def router() -> APIRouter:
             "category_id": body.category_id,
             "before": body.before,
         }
-        async with pool_of(ctx).connection() as conn:
+        async with connection(ctx) as conn:
             if body.feed_id is not None:
                 await check_feed(conn, user.id, body.feed_id)
             if body.category_id is not None:

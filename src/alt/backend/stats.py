@@ -27,7 +27,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from alt.backend.article_models import CategoryCount, FeedCount, Stats, UnreadCounts
-from alt.backend.web import Context, CurrentUser, PrivateRoute, pool_of
+from alt.backend.web import Context, CurrentUser, PrivateRoute, connection, pool_of
 from alt.platform.identity import MAX_TOKEN_LIFETIME_S
 
 STATS_EVERY_ENV = "ALT_STATS_STREAM_EVERY_S"
@@ -114,14 +114,14 @@ def router() -> APIRouter:
     @r.get("/v1/unread-counts", response_model=UnreadCounts)
     async def get_unread_counts(user: CurrentUser, ctx: Context) -> UnreadCounts:
         """Your unread articles per feed (by feed id), per category and in total."""
-        async with pool_of(ctx).connection() as conn:
+        async with connection(ctx) as conn:
             return await unread_counts(conn, user.id)
 
     @r.get("/v1/stats", response_model=Stats)
     async def get_stats(user: CurrentUser, ctx: Context) -> Stats:
         """Your feeds, their articles, how many are summarised, and how many of today's are
         unread."""
-        async with pool_of(ctx).connection() as conn:
+        async with connection(ctx) as conn:
             return await stats_of(conn, user.id)
 
     @r.get(

@@ -9,13 +9,15 @@ like a missing one (404).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
+from psycopg.pq import TransactionStatus
 
-from alt.platform.db import Pool
+from alt.platform.db import Connection, Pool
 from alt.platform.errors import AltError
 from alt.platform.http_app import ServiceContext
 from alt.platform.identity import User, current_user
@@ -71,6 +73,22 @@ def pool_of(ctx: ServiceContext) -> Pool:
     if ctx.pool is None:  # pragma: no cover - alt-backend always has a database
         raise AltError(503, "unavailable", "The database is not available right now.")
     return ctx.pool
+
+
+@asynccontextmanager
+async def connection(ctx: ServiceContext) -> AsyncIterator[Connection]:
+    """A pooled connection on which every statement commits by itself: for handlers whose
+    every statement stands alone (each is atomic, none needs another's snapshot). It saves the
+    BEGIN and COMMIT round trips a transaction costs, two of the three a read takes."""
+    async with pool_of(ctx).connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            # The pool expects its own setting back. A connection left busy (a cancelled
+            # statement) or broken is not reused by the pool, so nothing is left to restore.
+            if conn.info.transaction_status is TransactionStatus.IDLE:
+                await conn.set_autocommit(False)
 
 
 def not_found(what: str) -> AltError:
