@@ -67,12 +67,12 @@ async def _rounds(run_round: Any) -> None:
 async def _alt(database_url: str, port: int) -> None:
     settings = load_settings(DATABASE_URL=database_url, AUTH_DATABASE_URL=database_url)
     limits = FetchLimits(allowed_ports=(port,), allow_private_hosts=(f"127.0.0.1:{port}",))
+    policy = IngestSettings()
     async with (
         make_pool(settings, SERVICES["pre-processor"]) as pool,
         EgressClient(settings, limits, resolver=FarmResolver()) as egress,
+        FeedParsers(policy.parse_workers, policy.parse_cpu_budget_s) as parsers,
     ):
-        policy = IngestSettings()
-        parsers = FeedParsers(policy.parse_workers)
         fetcher = FeedFetcher(pool, egress, policy, database_url, parsers=parsers)
 
         async def run_round() -> dict[str, int]:
@@ -85,11 +85,7 @@ async def _alt(database_url: str, port: int) -> None:
                 "items": sum(o.inserted for o in outcomes),
             }
 
-        try:
-            await parsers.start()
-            await _rounds(run_round)
-        finally:
-            parsers.close()
+        await _rounds(run_round)
 
 
 async def _make_due(pool: Any) -> None:

@@ -2,10 +2,13 @@
 
 Parsing and sanitising are most of the CPU a fetch round costs, and Python runs them one at a
 time per process; in worker processes they use every core while the fetcher's loop keeps
-fetching and storing. A worker is also a wall: a feed that crashes or exhausts the parser
-(a native library fault, the kernel's OOM killer) takes down a worker, never the fetcher. The
-feeds being parsed then fail like any other fetch error, with backoff, and a fresh pool
-serves the next ones.
+fetching and storing. The workers are plain child processes (`alt.preprocessor.parse_worker`)
+spoken to over their stdin and stdout through the event loop: no helper threads in the
+fetcher, whose handoffs of the interpreter lock would stall the loop on every feed.
+
+A worker is also a wall: a feed that crashes the parser (a native library fault, the kernel's
+OOM killer) or exhausts its CPU budget costs that feed, never the fetcher. A dead worker's
+feeds fail like any other fetch error, with backoff, and a new worker takes its place.
 
 With no workers configured, feeds are parsed in a thread of the fetcher's own process.
 """
@@ -13,64 +16,131 @@ With no workers configured, feeds are parsed in a thread of the fetcher's own pr
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import collections
+import contextlib
+import pickle
+import sys
 from datetime import datetime
-from functools import partial
 
 from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from alt.platform.logging import get_logger
+from alt.preprocessor.parse_worker import HEADER, frame
 
 log = get_logger(__name__)
 
+Answer = asyncio.Future[tuple[str, object]]
+
+
+class _Worker:
+    """One worker process and the answers it owes, in the order of its jobs."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.owed: collections.deque[Answer] = collections.deque()
+        self.reader = asyncio.create_task(self._read_answers())
+
+    @classmethod
+    async def start(cls, cpu_budget_s: float) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "alt.preprocessor.parse_worker",
+            str(cpu_budget_s),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def ask(self, job: bytes) -> tuple[str, object]:
+        assert self.process.stdin is not None
+        answer: Answer = asyncio.get_running_loop().create_future()
+        self.owed.append(answer)
+        self.process.stdin.write(frame(job))
+        with contextlib.suppress(ConnectionError):  # a dead worker: the reader says so
+            await self.process.stdin.drain()
+        return await answer
+
+    async def _read_answers(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            while True:
+                header = await self.process.stdout.readexactly(HEADER)
+                message = await self.process.stdout.readexactly(int.from_bytes(header, "big"))
+                answer = self.owed.popleft()
+                if not answer.done():
+                    answer.set_result(pickle.loads(message))  # noqa: S301 (our own child)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker is gone
+        finally:
+            gone = FeedParseError("the parser stopped while reading this feed")
+            while self.owed:
+                answer = self.owed.popleft()
+                if not answer.done():
+                    answer.set_exception(gone)
+
+    @property
+    def alive(self) -> bool:
+        return not self.reader.done()
+
+    async def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        await self.reader
+
 
 class FeedParsers:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cpu_budget_s: float = 5.0) -> None:
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self.cpu_budget_s = cpu_budget_s
+        self._pool: list[_Worker] = []
+        self._starting = asyncio.Lock()
+
+    async def __aenter__(self) -> FeedParsers:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the workers now (each imports the parser once) rather than on the first feed,
+        and replace any that died."""
+        async with self._starting:
+            dead = [worker for worker in self._pool if not worker.alive]
+            self._pool = [worker for worker in self._pool if worker.alive]
+            for worker in dead:
+                code = await worker.process.wait()
+                log.warning("feed_parser_restarted", exit_code=code)
+            while len(self._pool) < self.workers:
+                self._pool.append(await _Worker.start(self.cpu_budget_s))
 
     async def parse(
         self, body: bytes, *, url: str, content_type: str | None, fetched_at: datetime
     ) -> ParsedFeed:
         """The parsed feed; FeedParseError when it is not one or when a worker died on it."""
-        job = partial(parse_feed, body, url=url, content_type=content_type, fetched_at=fetched_at)
         if self.workers == 0:
-            return await asyncio.to_thread(job)
-        pool = self._running_pool()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, job)
-        except BrokenProcessPool:
-            self._replace(pool)
-            raise FeedParseError("the parser stopped while reading this feed") from None
-
-    async def start(self) -> None:
-        """Start the workers now (each imports the parser once) rather than on the first feed."""
-        if self.workers == 0:
-            return
-        pool = self._running_pool()
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(pool, _ready) for _ in range(self.workers)))
-
-    def _running_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: a fork would copy the fetcher's threads, sockets and locks mid-use.
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn")
+            return await asyncio.to_thread(
+                parse_feed, body, url=url, content_type=content_type, fetched_at=fetched_at
             )
-        return self._pool
+        worker = await self._least_busy()
+        message = pickle.dumps((body, url, content_type, fetched_at), pickle.HIGHEST_PROTOCOL)
+        status, value = await worker.ask(message)
+        if status != "ok":
+            raise FeedParseError(str(value))
+        assert isinstance(value, ParsedFeed)
+        return value
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if self._pool is broken:
-            log.warning("feed_parser_restarted", workers=self.workers)
-            broken.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    async def _least_busy(self) -> _Worker:
+        if len(self._pool) < self.workers or not all(w.alive for w in self._pool):
+            await self.start()
+        return min(self._pool, key=lambda worker: len(worker.owed))
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-
-def _ready() -> None:
-    """A job for a fresh worker: unpickling it imported the parser."""
+    async def close(self) -> None:
+        async with self._starting:
+            pool, self._pool = self._pool, []
+            await asyncio.gather(*(worker.stop() for worker in pool))

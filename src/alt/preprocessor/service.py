@@ -97,9 +97,12 @@ def parts(settings: Settings) -> ServiceParts:
     @contextlib.asynccontextmanager
     async def ingesting(ctx: ServiceContext) -> AsyncIterator[None]:
         assert ctx.pool is not None
-        parsers = FeedParsers(runtime.policy.parse_workers)
         # Two clients: article pages get per-host limits of their own, apart from feeds.
-        async with EgressClient(settings) as egress, EgressClient(settings) as pages:
+        async with (
+            EgressClient(settings) as egress,
+            EgressClient(settings) as pages,
+            FeedParsers(runtime.policy.parse_workers, runtime.policy.parse_cpu_budget_s) as parsers,
+        ):
             runtime.egress = egress
             runtime.extractor = ArticleExtractor(ctx.pool, pages)
             runtime.fetcher = FeedFetcher(
@@ -110,13 +113,11 @@ def parts(settings: Settings) -> ServiceParts:
                 on_new_articles=runtime.extractor.wake,
                 parsers=parsers,
             )
-            with contextlib.closing(parsers):
-                await parsers.start()
-                async with (
-                    in_background(runtime.fetcher.run_forever()),
-                    in_background(runtime.extractor.run_forever()),
-                ):
-                    yield
+            async with (
+                in_background(runtime.fetcher.run_forever()),
+                in_background(runtime.extractor.run_forever()),
+            ):
+                yield
 
     return ServiceParts(
         routers=[_router(runtime)],

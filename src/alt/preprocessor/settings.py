@@ -23,6 +23,7 @@ class IngestSettings(BaseSettings):
         ge=0,
         description="processes that parse feeds (0: a thread of the fetcher)",
     )
+    parse_cpu_budget_s: float = Field(default=5.0, gt=0, description="per feed, in a worker")
     lease_s: int = Field(default=600, ge=10, description="a claimed feed is ours this long")
     idle_poll_s: float = Field(default=30.0, gt=0)
 
