@@ -1,13 +1,14 @@
 """Ingestion benchmark: Alt's fetcher against a naive fetcher (httpx, 32 in flight, ETags,
 feedparser, INSERT … ON CONFLICT), side by side in one run, against the same feed farm.
 
-    python -m bench.ingest.run --feeds 1000 --feeds 10000
+    python -m bench.ingest.run --feeds 1000 --feeds 10000 --repeat 3
 
 For each size: (a) a first round where everything is new, (b) a round where ~90 % answer 304
 and ~10 % have new items, (c) items per second parsed, sanitised and stored, (d) CPU time and
-peak memory of each fetcher's process. Prints the ratios naive / Alt (higher is better for Alt)
-and checks that every item is stored. Needs PostgreSQL (ALT_TEST_DATABASE_URL, as the tests)
-and the `bench` extra (feedparser).
+peak memory of each fetcher's processes. Prints the ratios naive / Alt (higher is better for
+Alt) and checks that every item is stored. Each repeat is a fresh farm and fresh databases, the
+two fetchers taking turns to go first; the table shows medians (the machines are shared).
+Needs PostgreSQL (ALT_TEST_DATABASE_URL, as the tests) and the `bench` extra (feedparser).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -117,30 +119,61 @@ def stored(database: str, table: str) -> int:
         return int(row.fetchone()[0])  # type: ignore[index]
 
 
-def bench(feeds: int) -> list[str]:
+Results = dict[str, list[dict[str, Any]]]
+
+
+def bench(feeds: int, alt_first: bool) -> tuple[Results, list[str]]:
+    """One run of both fetchers over two rounds; their results and what they stored."""
     port = 20000 + secrets.randbelow(20000)
-    lines = [f"## {feeds} feeds"]
+    lines = []
     with scratch_database() as alt_db, scratch_database() as naive_db, farm(port):
         migrate(alt_db, Database.APP)
         seed(alt_db, port, feeds)
-        alt = Contender("alt", alt_db, port, feeds)
-        naive = Contender("naive", naive_db, port, feeds)
-        results: dict[str, list[dict[str, Any]]] = {"alt": [], "naive": []}
+        contenders = {
+            "alt": Contender("alt", alt_db, port, feeds),
+            "naive": Contender("naive", naive_db, port, feeds),
+        }
+        order = ["alt", "naive"] if alt_first else ["naive", "alt"]
+        results: Results = {"alt": [], "naive": []}
         for round_ in (1, 2):
             if round_ == 2:
                 httpx.post(f"http://127.0.0.1:{port}/round")
-            results["naive"].append(naive.round())
-            results["alt"].append(alt.round())
+            for name in order:
+                results[name].append(contenders[name].round())
             want = expected_items(feeds, round_)
             got_alt, got_naive = stored(alt_db, "articles"), stored(naive_db, "naive_items")
             lines.append(
                 f"round {round_}: items expected {want}, stored by Alt {got_alt}, "
                 f"by naive {got_naive}" + ("" if got_alt == want else "  <-- MISSING")
             )
-        alt.close()
-        naive.close()
-    lines += _table(results, feeds)
-    return lines
+        for contender in contenders.values():
+            contender.close()
+    return results, lines
+
+
+def _median_results(runs: list[Results]) -> Results:
+    """Each measure's median over the runs."""
+    merged: Results = {"alt": [], "naive": []}
+    for name in merged:
+        for index in range(2):
+            rounds = [run[name][index] for run in runs]
+            merged[name].append(
+                {
+                    key: statistics.median(r[key] for r in rounds)
+                    for key in rounds[0]
+                    if key != "counts"
+                }
+            )
+    return merged
+
+
+def _runs_line(runs: list[Results]) -> str:
+    walls = [
+        f"{run['naive'][0]['wall_s']:.1f}/{run['alt'][0]['wall_s']:.1f} s, "
+        f"{run['naive'][1]['wall_s']:.1f}/{run['alt'][1]['wall_s']:.1f} s"
+        for run in runs
+    ]
+    return "runs (naive/Alt, first round, 304 round): " + "; ".join(walls)
 
 
 def _table(results: dict[str, list[dict[str, Any]]], feeds: int) -> list[str]:
@@ -168,9 +201,16 @@ def _table(results: dict[str, list[dict[str, Any]]], feeds: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, action="append", default=None)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for feeds in args.feeds or [1000]:
-        print("\n".join(bench(feeds)), flush=True)
+        runs, lines = [], [f"## {feeds} feeds"]
+        for repeat in range(args.repeat):
+            results, stored_lines = bench(feeds, alt_first=repeat % 2 == 1)
+            runs.append(results)
+            lines += stored_lines
+        lines.append(_runs_line(runs))
+        print("\n".join(lines + _table(_median_results(runs), feeds)), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 from bench.ingest.farm import ITEMS, SLOW_S, expected_items, kind_of
 
 from alt.platform.background import in_background
-from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, FeedFetcher
+from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, Claim, FeedFetcher, Outcome
 from tests.preprocessor.conftest import RunningFarm, subscribe
 
 FEEDS = 120  # covers every kind of feed the farm has
@@ -156,3 +156,36 @@ async def test_a_gone_feed_stops_only_after_a_week_and_keeps_its_articles(
     assert _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", old) == 1
     _make_due(app_url)
     assert [o.feed_id for o in await fetcher.run_once()] == [recent]  # gone feeds rest
+
+
+async def test_the_slowest_feeds_of_a_round_start_first(
+    fetcher: FeedFetcher, farm: RunningFarm, app_url: str
+) -> None:
+    from bench.ingest.farm import latency_of
+
+    plain = [n for n in range(100) if kind_of(n) == kind_of(0)][:5]
+    ids = subscribe(app_url, [farm.url(n) for n in plain])
+    await fetcher.run_once()
+    with psycopg.connect(app_url) as conn:
+        recorded = dict(conn.execute("SELECT id, last_fetch_ms FROM feeds").fetchall())
+    for n, feed_id in zip(plain, ids, strict=True):
+        # The farm's latency for the feed, and not much more on loopback.
+        assert latency_of(n) * 1000 <= recorded[feed_id] < latency_of(n) * 1000 + 1000
+
+    durations = dict(zip(ids, [10, 500, None, 2000, 100], strict=True))
+    with psycopg.connect(app_url) as conn:
+        for feed_id, ms in durations.items():
+            conn.execute(
+                "UPDATE feeds SET last_fetch_ms = %s, next_check_at = now() WHERE id = %s",
+                (ms, feed_id),
+            )
+    started: list[int] = []
+    fetch_feed = fetcher.fetch_feed
+
+    async def recording(claim: Claim) -> Outcome:
+        started.append(claim.id)
+        return await fetch_feed(claim)
+
+    fetcher.fetch_feed = recording  # type: ignore[method-assign]
+    await fetcher.run_once()
+    assert started == [ids[3], ids[1], ids[4], ids[0], ids[2]]

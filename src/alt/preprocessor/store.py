@@ -39,6 +39,7 @@ class Fetched:
     status: int
     now: datetime
     next_check_at: datetime
+    fetch_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class NotModified:
     feed_id: int
     now: datetime
     next_check_at: datetime
+    fetch_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +109,24 @@ UPDATE feeds f SET
     language = COALESCE(u.language, f.language),
     ttl_seconds = u.ttl_seconds,
     last_checked_at = u.now, last_success_at = u.now, last_status = u.status,
+    last_fetch_ms = COALESCE(u.fetch_ms, f.last_fetch_ms),
     error_count = 0, last_error = NULL, next_check_at = u.next_check_at, claimed_until = NULL
   FROM unnest(%(feed_id)b::int8[], %(etag)b::text[], %(last_modified)b::text[],
               %(title)b::text[], %(site_url)b::text[], %(description)b::text[],
               %(language)b::text[], %(ttl_seconds)b::int4[], %(now)b::timestamptz[],
-              %(status)b::int4[], %(next_check_at)b::timestamptz[])
+              %(status)b::int4[], %(next_check_at)b::timestamptz[], %(fetch_ms)b::int4[])
        AS u(feed_id, etag, last_modified, title, site_url, description, language,
-            ttl_seconds, now, status, next_check_at)
+            ttl_seconds, now, status, next_check_at, fetch_ms)
  WHERE f.id = u.feed_id
 """
 
 _FEEDS_NOT_MODIFIED = """
 UPDATE feeds f SET last_checked_at = u.now, last_success_at = u.now, last_status = 304,
+    last_fetch_ms = COALESCE(u.fetch_ms, f.last_fetch_ms),
     error_count = 0, last_error = NULL, next_check_at = u.next_check_at, claimed_until = NULL
-  FROM unnest(%(feed_id)b::int8[], %(now)b::timestamptz[], %(next_check_at)b::timestamptz[])
-       AS u(feed_id, now, next_check_at)
+  FROM unnest(%(feed_id)b::int8[], %(now)b::timestamptz[], %(next_check_at)b::timestamptz[],
+              %(fetch_ms)b::int4[])
+       AS u(feed_id, now, next_check_at, fetch_ms)
  WHERE f.id = u.feed_id
 """
 
@@ -254,6 +259,7 @@ def _ok_columns(fetched: Sequence[Fetched]) -> dict[str, list[Any]]:
         "now": [w.now for w in fetched],
         "status": [w.status for w in fetched],
         "next_check_at": [w.next_check_at for w in fetched],
+        "fetch_ms": [w.fetch_ms for w in fetched],
     }
 
 
@@ -263,6 +269,7 @@ def _not_modified_columns(writes: Sequence[FeedWrite]) -> dict[str, list[Any]]:
         "feed_id": [w.feed_id for w in chosen],
         "now": [w.now for w in chosen],
         "next_check_at": [w.next_check_at for w in chosen],
+        "fetch_ms": [w.fetch_ms for w in chosen],
     }
 
 
