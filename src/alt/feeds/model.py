@@ -23,6 +23,7 @@ class ParsedEntry:
     author: str | None  # plain text, at most 1,000 characters
     content_html: str  # sanitised, at most 512 KiB
     summary_text: str  # plain text of the content, invisible characters removed
+    excerpt: str  # the start of summary_text on one line, for lists (alt.feeds.excerpt)
     published_at: datetime  # UTC; never in the future, never before 1990
     updated_at: datetime | None  # UTC, same rules; None when the feed gives none
     enclosures: list[dict[str, Any]]  # {"url", "mime_type", "length", "rel"}, http(s) only

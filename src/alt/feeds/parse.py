@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from alt.feeds.dates import as_utc, effective_date, parse_date, plausible_date
+from alt.feeds.excerpt import excerpt_of_text
 from alt.feeds.jsonfeed import read_json_feed
 from alt.feeds.model import FeedParseError, ParsedEntry, ParsedFeed, RawEntry, RawFeed, TitleKind
 from alt.feeds.sanitize import (
@@ -292,6 +293,7 @@ class _Finisher:
             author=self._authors(raw.authors),
             content_html=content_html,
             summary_text=text,
+            excerpt=excerpt_of_text(text),
             published_at=published or self.fetched_at,
             updated_at=updated,
             enclosures=self._enclosures(raw, base),

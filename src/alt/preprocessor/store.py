@@ -17,7 +17,6 @@ from typing import Any
 from psycopg.errors import DataError, IntegrityError
 from psycopg.types.json import Jsonb
 
-from alt.feeds.excerpt import excerpt_of_text
 from alt.feeds.parse import ParsedEntry, ParsedFeed
 from alt.platform.db import Connection
 from alt.platform.logging import get_logger
@@ -242,7 +241,7 @@ def _entry_columns(feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]) -> 
         "enclosures": [Jsonb(e.enclosures) for _, _, e in rows],
         "categories": [Jsonb(e.categories) for _, _, e in rows],
         "language": [e.language for _, _, e in rows],
-        "excerpt": [excerpt_of_text(e.summary_text) for _, _, e in rows],
+        "excerpt": [e.excerpt for _, _, e in rows],
     }
 
 
