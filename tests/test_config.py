@@ -49,6 +49,7 @@ def test_seed_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ALT_DB_POOL_MAX", "0"),
         ("ALT_LOG_LEVEL", "chatty"),
         ("ALT_METRICS_TOKEN", "short"),
+        ("ALT_WORKERS", "0"),
     ],
 )
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

@@ -4,34 +4,60 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from alt.config import ConfigError, Settings, load_settings
 from alt.services import SERVICES, Database
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+
+# Tells each worker process of `alt serve` which service it is (uvicorn starts them afresh).
+SERVE_SERVICE_ENV = "ALT_SERVE_SERVICE"
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    spec = SERVICES[args.service]
+    options: dict[str, Any] = {
+        "host": args.host or settings.bind_host,
+        "port": args.port or settings.service_port(spec.name),
+        "proxy_headers": False,  # forwarding headers are never trusted for identity or limits
+        "server_header": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+    }
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn.Config(serve_app(spec.name, settings), **options)).run()
+        return 0
+    # uvicorn binds the port once and runs each worker in a process of its own, which builds
+    # the app anew from the environment.
+    from alt.platform.logging import configure_logging
+
+    configure_logging(spec.name, settings.log_level)
+    os.environ[SERVE_SERVICE_ENV] = spec.name
+    uvicorn.run("alt.cli:worker_app", factory=True, workers=settings.workers, **options)
+    return 0
+
+
+def serve_app(service: str, settings: Settings) -> ASGIApp:
     from alt.platform.http_app import create_app
     from alt.platform.logging import configure_logging
 
-    spec = SERVICES[args.service]
+    spec = SERVICES[service]
     configure_logging(spec.name, settings.log_level)
     module = importlib.import_module(spec.module)
-    app = create_app(spec, settings, module.parts(settings))
-    config = uvicorn.Config(
-        app,
-        host=args.host or settings.bind_host,
-        port=args.port or settings.service_port(spec.name),
-        proxy_headers=False,  # forwarding headers are never trusted for identity or limits
-        server_header=False,
-        log_config=None,
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
-    )
-    uvicorn.Server(config).run()
-    return 0
+    return create_app(spec, settings, module.parts(settings))
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker process of `alt serve` with ALT_WORKERS > 1."""
+    return serve_app(os.environ[SERVE_SERVICE_ENV], load_settings())
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

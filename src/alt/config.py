@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         default="INFO", validation_alias="ALT_LOG_LEVEL"
     )
     shutdown_grace_s: PositiveInt = Field(default=20, validation_alias="ALT_SHUTDOWN_GRACE")
+    # Processes `alt serve` runs for its service on one port (one per core suits a busy
+    # alt-backend). Each has its own database pool and in-memory rate limits.
+    workers: PositiveInt = Field(default=1, le=64, validation_alias="ALT_WORKERS")
     up_ready_timeout_s: PositiveInt = Field(default=90, validation_alias="ALT_UP_READY_TIMEOUT")
 
     # Job queue: a worker that misses heartbeats this long is dead and its jobs run again.
