@@ -1,38 +1,48 @@
 """Reader API benchmark: alt-backend's unread list (keyset pages), unread counts and mark-read
-under a load generator on loopback, against an OFFSET-paginated query of the same list as the
+under a load generator on loopback, against the classic OFFSET query of the same list as the
 baseline, side by side in one run.
 
     python -m bench.api.run                     # 1,000,000 articles, 2,000 feeds, 100 users
-    python -m bench.api.run --articles 100000 --feeds 500 --users 20 --requests 500
+    python -m bench.api.run --articles 100000 --clients 4,16 --seconds 10
 
 A scratch database is seeded with INSERT … SELECT generate_series: articles spread evenly over
-the feeds, each user subscribed to `--subscriptions` feeds, every fifth article of a user's
-feeds read, one in 199 starred. alt-backend runs in its own process (uvicorn, loopback, as
-`alt serve` runs it); the load generator is an asyncio httpx loop of `--clients` concurrent
-clients in this process, each request as a random user with a real user token and service
-token. The baseline runs the classic OFFSET query of the same page (same columns, same order)
-directly on the database through a pool of the same size with the same concurrency: no HTTP,
-no JSON, so it is measured more kindly than the API.
+the feeds (each with the excerpt the pre-processor would have stored), each user subscribed to
+`--subscriptions` feeds, every fifth article of a user's feeds read, one in 199 starred.
 
-Prints p50/p99 latency and requests/s per scenario, and the ratios OFFSET / Alt (higher is better
-for Alt). Needs PostgreSQL (ALT_TEST_DATABASE_URL, as the tests).
+alt-backend runs as deployed: `alt serve alt-backend` with `--workers` processes
+(ALT_WORKERS), INFO access logs, its pool and rate limiting (the buckets set high: they guard
+against abuse, the benchmark measures the routes behind them). The baseline is the OFFSET query
+served the same way (bench/api/server.py: alt-backend's app, middleware, token checks and
+response code with one OFFSET route, same worker count), so only the SQL differs. auth-service
+is not measured: a stub serves the benchmark's user-token public key.
+
+The load generator is wrk (Debian package `wrk`: `apt-get install wrk`), in its own process,
+closed loop: each of `--clients` connections sends its next request when the last answer came
+(keep-alive), each request as a random user with that user's token and a fresh service token.
+Every scenario runs `--seconds` at each concurrency after a warm-up. Prints p50/p99 latency and
+requests/s per scenario, the CPU time alt-backend and PostgreSQL spent per request, how many
+cores the machine's other processes kept busy meanwhile (on a shared machine, what the run
+competed with), and the ratios OFFSET / Alt. Needs PostgreSQL (ALT_TEST_DATABASE_URL, as the
+tests).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +50,7 @@ import httpx
 import jwt
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from psycopg_pool import AsyncConnectionPool
+from psycopg.rows import dict_row
 
 from alt.backend.articles import encode_cursor
 from alt.feeds.excerpt import excerpt
@@ -49,11 +59,16 @@ from alt.platform.migrate import migrate
 from alt.platform.service_tokens import HEADER as SERVICE_TOKEN_HEADER
 from alt.platform.service_tokens import KeyRing, ServiceTokens, generate_key_file
 from alt.services import Database
+from bench.api.server import OFFSET_PAGE, PAGE
+from bench.api.server import PATH as OFFSET_PATH
 from bench.ingest.run import scratch_database
 
-PAGE = 20
 KID = "bench-key"
-SERVICE_TOKEN_REFRESH_S = 30.0
+LUA = Path(__file__).with_name("load.lua")
+TARGET_MS = 50.0
+# Service tokens live 60 s (checked with 5 s leeway); a run must end before the last one minted.
+MAX_SECONDS = 45
+SERVICE_TOKENS_PER_RUN = 16
 
 # ---------------------------------------------------------------------------------------------
 # Seeding
@@ -89,28 +104,12 @@ _SEED = [
         WHERE a.id %% 199 = 0""",
 ]
 
-# The baseline: the same unread page as alt-backend's list (same columns), by OFFSET.
-OFFSET_PAGE = """
-SELECT a.id, a.title, a.url, a.author, a.published_at, left(a.content_html, 4000) AS content_head,
-       f.id AS feed_id, coalesce(s.title, nullif(f.title, ''), f.url) AS feed_title,
-       false AS read,
-       EXISTS (SELECT 1 FROM favorites fv
-                WHERE fv.user_id = %(user_id)s AND fv.article_id = a.id) AS starred
-  FROM subscriptions s
-  JOIN articles a ON a.feed_id = s.feed_id
-  JOIN feeds f ON f.id = a.feed_id
- WHERE s.user_id = %(user_id)s
-   AND NOT EXISTS (SELECT 1 FROM read_states r
-                    WHERE r.user_id = %(user_id)s AND r.article_id = a.id)
- ORDER BY a.published_at DESC, a.id DESC
- LIMIT %(limit)s OFFSET %(offset)s
-"""
-
 _UNREAD_SAMPLE = """
 SELECT a.id FROM subscriptions s JOIN articles a ON a.feed_id = s.feed_id
  WHERE s.user_id = %s AND a.id %% 5 <> 0
  ORDER BY a.id %% 7919, a.id LIMIT %s
 """
+MARKS_PER_USER = 3000
 
 
 def seeded_excerpt() -> str:
@@ -144,7 +143,7 @@ def seed(database: str, args: argparse.Namespace) -> Seeded:
         "subscriptions": args.subscriptions,
         "excerpt": seeded_excerpt(),
     }
-    with psycopg.connect(database, autocommit=True) as conn:
+    with psycopg.connect(database, autocommit=True, row_factory=dict_row) as conn:
         for statement in _SEED:
             conn.execute(statement, params)
         conn.execute("VACUUM ANALYZE")
@@ -157,23 +156,21 @@ def seed(database: str, args: argparse.Namespace) -> Seeded:
             ).fetchall()
             if len(rows) < 2:
                 raise SystemExit(f"user {user} has fewer than {offset + 1} unread articles")
-            (_, _, _, _, at, *_), second = rows
-            deep_cursor[user] = encode_cursor(at, rows[0][0])
-            deep_first_id[user] = second[0]
-            unread_ids[user] = [
-                row[0] for row in conn.execute(_UNREAD_SAMPLE, (user, args.requests)).fetchall()
-            ]
+            deep_cursor[user] = encode_cursor(rows[0]["published_at"], rows[0]["id"])
+            deep_first_id[user] = rows[1]["id"]
+            sample = conn.execute(_UNREAD_SAMPLE, (user, MARKS_PER_USER)).fetchall()
+            unread_ids[user] = [row["id"] for row in sample]
     return Seeded(users, deep_cursor, deep_first_id, unread_ids, seconds)
 
 
 # ---------------------------------------------------------------------------------------------
-# Tokens and the server
+# Tokens, the stub of auth-service and the servers
 # ---------------------------------------------------------------------------------------------
 
 
 class UserTokens:
     """Tokens like auth-service's (EdDSA, aud "alt", CSRF checked) under the benchmark's key,
-    whose public half the server's stand-in for auth-service publishes."""
+    whose public half the stub of auth-service publishes."""
 
     def __init__(self) -> None:
         self.key = Ed25519PrivateKey.generate()
@@ -189,7 +186,7 @@ class UserTokens:
             "aud": "alt",
             "sub": str(user),
             "iat": now,
-            "exp": now + 600,
+            "exp": now + 300,  # auth-service's lifetime
             "sid": str(uuid.uuid4()),
             "role": "user",
             "csrf": True,
@@ -207,54 +204,143 @@ def free_port() -> int:
 
 
 @contextmanager
-def backend(database: str, keys: Path, jwks: Path, workdir: Path, log_level: str) -> Iterator[str]:
-    port, auth_port = free_port(), free_port()
+def auth_stub(jwks: dict[str, Any]) -> Iterator[str]:
+    """auth-service's `/v1/auth/keys`, all alt-backend asks of it here."""
+    body = json.dumps(jwks).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/v1/auth/keys" else 404)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def serving(
+    command: list[str], env: dict[str, str], base: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise SystemExit(f"{command} exited with {process.returncode}")
+            try:
+                if httpx.get(f"{base}/v1/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"{command} did not start")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@dataclass
+class Servers:
+    alt: str
+    offset: str
+    processes: list[int]
+    keys: Path
+
+
+@contextmanager
+def servers(database: str, workdir: Path, auth: str, args: argparse.Namespace) -> Iterator[Servers]:
+    keys = workdir / "service-keys.json"
+    generate_key_file(keys)
+    alt_port, offset_port = free_port(), free_port()
     env = {
         **os.environ,
-        # The buckets guard against abuse; the benchmark measures the routes behind them.
+        "DATABASE_URL": database,
+        "AUTH_DATABASE_URL": database,
+        "ALT_SERVICE_KEYS_FILE": str(keys),
+        "ALT_DATA_DIR": str(workdir),
+        "ALT_BACKEND_URL": f"http://127.0.0.1:{alt_port}",
+        "AUTH_SERVICE_URL": auth,
+        "ALT_WORKERS": str(args.workers),
+        "ALT_LOG_LEVEL": args.log_level,
         "ALT_RATE_IP_PER_S": "1000000",
         "ALT_RATE_IP_BURST": "1000000",
         "ALT_RATE_USER_PER_S": "1000000",
         "ALT_RATE_USER_BURST": "1000000",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.api.server",
-            "--database",
-            database,
-            "--keys",
-            str(keys),
-            "--jwks",
-            str(jwks),
-            "--data-dir",
-            str(workdir),
-            "--port",
-            str(port),
-            "--auth-port",
-            str(auth_port),
-            "--log-level",
-            log_level,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    alt = f"http://127.0.0.1:{alt_port}"
+    offset = f"http://127.0.0.1:{offset_port}"
+    baseline = ["-m", "bench.api.server", "--port", str(offset_port)]
+    with (
+        serving([sys.executable, "-m", "alt.cli", "serve", "alt-backend"], env, alt) as a,
+        serving([sys.executable, *baseline, "--workers", str(args.workers)], env, offset) as o,
+    ):
+        yield Servers(alt, offset, [a.pid, o.pid], keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU time: where a request's work went
+# ---------------------------------------------------------------------------------------------
+
+
+def _cpu_s(pid: int) -> float:
     try:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise SystemExit(f"alt-backend exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # gone (a PostgreSQL backend that ended)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [pid]
+    for child in children.read_text().split() if children.exists() else []:
+        found += _tree(int(child))
+    return found
+
+
+def _machine_busy_s() -> float:
+    """CPU time every process of the machine has used (all cores), from /proc/stat."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Cpu:
+    server_s: float
+    database_s: float
+    machine_s: float
+    wrk_s: float
+
+
+def cpu_now(server_pid: int, database: str) -> Cpu:
+    with psycopg.connect(database, autocommit=True) as conn:
+        backends = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            ).fetchall()
+        ]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has been waited for
+    return Cpu(
+        sum(map(_cpu_s, _tree(server_pid))),
+        sum(map(_cpu_s, backends)),
+        _machine_busy_s(),
+        children.ru_utime + children.ru_stime,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,184 +349,204 @@ def backend(database: str, keys: Path, jwks: Path, workdir: Path, log_level: str
 
 
 @dataclass
-class Result:
+class Scenario:
     name: str
-    latencies: list[float]
-    wall_s: float
+    server: str  # "alt" or "offset"
+    method: str
+    path: dict[uuid.UUID, str]  # per user; "{id}" takes the user's article ids in turn
+    ids: dict[uuid.UUID, list[int]] | None = None
+
+
+@dataclass
+class Result:
+    scenario: str
+    clients: int
+    requests: int
     errors: int
-
-    def quantile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies) / self.wall_s
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    server_cpu_ms: float
+    database_cpu_ms: float
+    others_cores: float
 
 
-async def load(
-    name: str, request: Callable[[int], Awaitable[bool]], total: int, clients: int
-) -> Result:
-    """`total` requests by `clients` concurrent workers; `request(i)` says whether it went
-    well."""
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
+def scenarios(seeded: Seeded, deep_page: int) -> list[Scenario]:
+    every = seeded.users
+    return [
+        Scenario("list, first page", "alt", "GET", {u: "/v1/articles" for u in every}),
+        Scenario(
+            f"list, page {deep_page + 1} (cursor)",
+            "alt",
+            "GET",
+            {u: f"/v1/articles?cursor={seeded.deep_cursor[u]}" for u in every},
+        ),
+        Scenario("OFFSET, first page", "offset", "GET", {u: OFFSET_PATH for u in every}),
+        Scenario(
+            f"OFFSET, page {deep_page + 1}",
+            "offset",
+            "GET",
+            {u: f"{OFFSET_PATH}?page={deep_page}" for u in every},
+        ),
+        Scenario("unread counts", "alt", "GET", {u: "/v1/unread-counts" for u in every}),
+        # Last: it changes what the others read.
+        Scenario(
+            "mark read (PUT one)",
+            "alt",
+            "PUT",
+            {u: "/v1/articles/{id}/read" for u in every},
+            seeded.unread_ids,
+        ),
+    ]
 
-    async def worker() -> None:
-        nonlocal next_index, errors
-        while next_index < total:
-            index = next_index
-            next_index += 1
-            started = time.perf_counter()
-            ok = await request(index)
-            latencies.append(time.perf_counter() - started)
-            errors += not ok
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return Result(name, latencies, time.perf_counter() - started, errors)
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # JSON string escapes are valid Lua for these ASCII values
 
 
-class Api:
-    def __init__(self, base: str, keys: Path, seeded: Seeded, users: UserTokens) -> None:
-        self.http = httpx.AsyncClient(
-            base_url=base, timeout=30, limits=httpx.Limits(max_connections=1000)
+def write_data(path: Path, scenario: Scenario, users: UserTokens, tokens: ServiceTokens) -> None:
+    entries = []
+    for user, route in scenario.path.items():
+        ids = ", ".join(str(i) for i in (scenario.ids or {}).get(user, []))
+        entries.append(
+            f"{{token = {_lua_string(users.mint(user))}, path = {_lua_string(route)},"
+            f" ids = {{{ids}}}}}"
         )
-        self.tokens = ServiceTokens("alt-frontend", KeyRing.load(keys))
-        self.service_token = ""
-        self.minted = float("-inf")
-        self.seeded = seeded
-        self.user_tokens = {user: users.mint(user) for user in seeded.users}
-        self.random = random.Random(6)  # noqa: S311 (load shape, not security)
-
-    def headers(self, user: uuid.UUID) -> dict[str, str]:
-        if time.monotonic() - self.minted > SERVICE_TOKEN_REFRESH_S:
-            self.service_token = self.tokens.issue("alt-backend")
-            self.minted = time.monotonic()
-        return {SERVICE_TOKEN_HEADER: self.service_token, USER_TOKEN_HEADER: self.user_tokens[user]}
-
-    def user(self, index: int) -> uuid.UUID:
-        return self.seeded.users[index % len(self.seeded.users)]
-
-    async def call(self, method: str, path: str, user: uuid.UUID, **kwargs: Any) -> httpx.Response:
-        return await self.http.request(method, path, headers=self.headers(user), **kwargs)
-
-    async def first_page(self, index: int) -> bool:
-        answer = await self.call("GET", "/v1/articles", self.user(index))
-        return answer.status_code == 200 and len(answer.json()["items"]) == PAGE
-
-    async def deep_page(self, index: int) -> bool:
-        user = self.user(index)
-        params = {"cursor": self.seeded.deep_cursor[user]}
-        answer = await self.call("GET", "/v1/articles", user, params=params)
-        return answer.status_code == 200 and len(answer.json()["items"]) == PAGE
-
-    async def counts(self, index: int) -> bool:
-        answer = await self.call("GET", "/v1/unread-counts", self.user(index))
-        return answer.status_code == 200
-
-    async def mark_read(self, index: int) -> bool:
-        user = self.user(index)
-        ids = self.seeded.unread_ids[user]
-        article = ids[(index // len(self.seeded.users)) % len(ids)]
-        answer = await self.call("PUT", f"/v1/articles/{article}/read", user)
-        return answer.status_code == 204
+    service = ", ".join(
+        _lua_string(tokens.issue("alt-backend")) for _ in range(SERVICE_TOKENS_PER_RUN)
+    )
+    path.write_text(
+        f"return {{method = {_lua_string(scenario.method)}, service_tokens = {{{service}}},"
+        f" users = {{{', '.join(entries)}}}}}\n"
+    )
 
 
-class Offset:
-    def __init__(self, pool: AsyncConnectionPool[Any], seeded: Seeded, depth: int) -> None:
-        self.pool = pool
-        self.seeded = seeded
-        self.depth = depth
-
-    async def page(self, index: int, offset: int) -> bool:
-        user = self.seeded.users[index % len(self.seeded.users)]
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                OFFSET_PAGE, {"user_id": user, "limit": PAGE, "offset": offset}
-            )
-            return len(await cursor.fetchall()) == PAGE
-
-    async def first_page(self, index: int) -> bool:
-        return await self.page(index, 0)
-
-    async def deep_page(self, index: int) -> bool:
-        return await self.page(index, self.depth * PAGE)
+def wrk(base: str, data: Path, clients: int, seconds: int) -> dict[str, Any]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        base,
+        "--",
+        str(data),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
-async def measure(
-    base: str,
+def run_scenario(
+    scenario: Scenario,
+    clients: int,
+    servers: Servers,
     database: str,
-    keys: Path,
-    seeded: Seeded,
     users: UserTokens,
     args: argparse.Namespace,
-) -> dict[str, Result]:
-    api = Api(base, keys, seeded, users)
-    results: dict[str, Result] = {}
-    try:
-        # Both sides must agree: the deep page through the cursor starts where OFFSET's does.
-        user = seeded.users[0]
-        deep = await api.call(
-            "GET", "/v1/articles", user, params={"cursor": seeded.deep_cursor[user]}
-        )
-        assert deep.json()["items"][0]["id"] == seeded.deep_first_id[user], deep.text
-        await load("warm-up", api.first_page, min(args.requests, 500), args.clients)
-        results["list, first page"] = await load(
-            "list first", api.first_page, args.requests, args.clients
-        )
-        results[f"list, page {args.deep_page + 1} (cursor)"] = await load(
-            "list deep", api.deep_page, args.requests, args.clients
-        )
-        results["unread counts"] = await load("counts", api.counts, args.requests, args.clients)
-        results["mark read (PUT one)"] = await load(
-            "mark read", api.mark_read, args.requests, args.clients
-        )
-    finally:
-        await api.http.aclose()
-    async with AsyncConnectionPool(
-        database, min_size=args.pool, max_size=args.pool, open=False
-    ) as pool:
-        offset = Offset(pool, seeded, args.deep_page)
-        await load("warm-up", offset.first_page, min(args.requests, 500), args.clients)
-        results["OFFSET first page"] = await load(
-            "offset first", offset.first_page, args.requests, args.clients
-        )
-        results["OFFSET deep page"] = await load(
-            "offset deep", offset.deep_page, args.requests, args.clients
-        )
-    return results
+    workdir: Path,
+) -> Result:
+    base = servers.alt if scenario.server == "alt" else servers.offset
+    pid = servers.processes[0 if scenario.server == "alt" else 1]
+    tokens = ServiceTokens("alt-frontend", KeyRing.load(servers.keys))
+    data = workdir / "data.lua"
+    if scenario.method == "GET":  # warm-up (caches, prepared statements); marks are not redone
+        write_data(data, scenario, users, tokens)
+        wrk(base, data, clients, args.warmup)
+    write_data(data, scenario, users, tokens)
+    before = cpu_now(pid, database)
+    out = wrk(base, data, clients, args.seconds)
+    after = cpu_now(pid, database)
+    requests = max(out["requests"], 1)
+    return Result(
+        scenario=scenario.name,
+        clients=clients,
+        requests=out["requests"],
+        errors=out["errors"],
+        p50_ms=out["p50_us"] / 1000,
+        p99_ms=out["p99_us"] / 1000,
+        rps=out["requests"] / (out["duration_us"] / 1e6),
+        server_cpu_ms=(after.server_s - before.server_s) * 1000 / requests,
+        database_cpu_ms=(after.database_s - before.database_s) * 1000 / requests,
+        others_cores=_others(before, after, out["duration_us"] / 1e6),
+    )
 
 
-def table(results: dict[str, Result], args: argparse.Namespace) -> list[str]:
+def _others(before: Cpu, after: Cpu, seconds: float) -> float:
+    """Cores busy with anything but this benchmark (its servers, its database backends, wrk)
+    during a run: on a shared machine, what the measurement competed with."""
+    ours = sum(
+        getattr(after, part) - getattr(before, part) for part in ("server_s", "database_s", "wrk_s")
+    )
+    return max(0.0, after.machine_s - before.machine_s - ours) / seconds
+
+
+def check_agreement(servers: Servers, seeded: Seeded, users: UserTokens, deep_page: int) -> None:
+    """Both servers give the same pages: the first, and the cursor's deep page where OFFSET's."""
+    tokens = ServiceTokens("alt-frontend", KeyRing.load(servers.keys))
+    user = seeded.users[0]
+
+    def ids(url: str) -> list[int]:
+        headers = {
+            SERVICE_TOKEN_HEADER: tokens.issue("alt-backend"),
+            USER_TOKEN_HEADER: users.mint(user),
+        }
+        answer = httpx.get(url, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return [item["id"] for item in answer.json()["items"]]
+
+    assert ids(f"{servers.alt}/v1/articles") == ids(f"{servers.offset}{OFFSET_PATH}")
+    deep = ids(f"{servers.alt}/v1/articles?cursor={seeded.deep_cursor[user]}")
+    assert deep[0] == seeded.deep_first_id[user], deep
+    assert deep == ids(f"{servers.offset}{OFFSET_PATH}?page={deep_page}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+
+def table(results: list[Result], args: argparse.Namespace) -> list[str]:
     out = [
-        "| scenario | requests | errors | p50 ms | p99 ms | req/s |",
-        "|---|---|---|---|---|---|",
+        "| scenario | clients | requests | errors | p50 ms | p99 ms | req/s "
+        "| alt-backend CPU ms/req | PostgreSQL CPU ms/req | other load (cores) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, result in results.items():
+    for r in results:
         out.append(
-            f"| {name} | {len(result.latencies)} | {result.errors} | "
-            f"{result.quantile(0.5):.1f} | {result.quantile(0.99):.1f} | {result.rps:,.0f} |"
+            f"| {r.scenario} | {r.clients} | {r.requests:,} | {r.errors} | {r.p50_ms:.1f} "
+            f"| {r.p99_ms:.1f} | {r.rps:,.0f} | {r.server_cpu_ms:.2f} | {r.database_cpu_ms:.2f} "
+            f"| {r.others_cores:.2f} |"
         )
-    out += ["", "| ratio OFFSET / Alt | p50 | p99 | req/s (Alt / OFFSET) |", "|---|---|---|---|"]
-    deep_name = f"list, page {args.deep_page + 1} (cursor)"
-    for label, alt, base in (
-        ("first page", "list, first page", "OFFSET first page"),
-        (f"page {args.deep_page + 1}", deep_name, "OFFSET deep page"),
-    ):
-        a, b = results[alt], results[base]
-        out.append(
-            f"| {label} | {b.quantile(0.5) / a.quantile(0.5):.1f}x | "
-            f"{b.quantile(0.99) / a.quantile(0.99):.1f}x | {a.rps / b.rps:.1f}x |"
-        )
-    target = 50.0
-    for name in ("list, first page", deep_name, "unread counts"):
-        p99 = results[name].quantile(0.99)
-        out.append(
-            f"target p99 < {target:.0f} ms, {name}: {p99:.1f} ms "
-            f"{'met' if p99 < target else 'NOT MET'}"
-        )
+    by = {(r.scenario, r.clients): r for r in results}
+    deep = f"page {args.deep_page + 1}"
+    out += [
+        "",
+        "| OFFSET / Alt | clients | p50 | p99 | req/s (Alt / OFFSET) |",
+        "|---|---|---|---|---|",
+    ]
+    for clients in args.clients:
+        for label, alt, base in (
+            ("first page", "list, first page", "OFFSET, first page"),
+            (deep, f"list, {deep} (cursor)", f"OFFSET, {deep}"),
+        ):
+            a, b = by[(alt, clients)], by[(base, clients)]
+            out.append(
+                f"| {label} | {clients} | {b.p50_ms / a.p50_ms:.1f}x | {b.p99_ms / a.p99_ms:.1f}x "
+                f"| {a.rps / b.rps:.1f}x |"
+            )
+    out.append("")
+    for clients in args.clients:
+        for name in ("list, first page", f"list, {deep} (cursor)", "unread counts"):
+            p99 = by[(name, clients)].p99_ms
+            verdict = "met" if p99 < TARGET_MS else "NOT MET"
+            out.append(
+                f"target p99 < {TARGET_MS:.0f} ms, {name}, {clients} clients: "
+                f"{p99:.1f} ms {verdict}"
+            )
     return out
 
 
@@ -451,27 +557,52 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--subscriptions", type=int, default=100, help="feeds per user")
     parser.add_argument("--deep-page", type=int, default=50, help="pages skipped (20 each)")
-    parser.add_argument("--requests", type=int, default=2000, help="per scenario")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--pool", type=int, default=10, help="baseline pool (alt-backend's)")
-    parser.add_argument("--log-level", default="INFO", help="alt-backend's (as deployed: INFO)")
+    parser.add_argument(
+        "--clients",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[4, 16],
+        help="concurrent connections, one run each (comma-separated)",
+    )
+    parser.add_argument("--seconds", type=int, default=15, help="per scenario and concurrency")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds before each measurement")
+    parser.add_argument("--workers", type=int, default=2, help="ALT_WORKERS of both servers")
+    parser.add_argument("--log-level", default="INFO", help="the servers' (as deployed: INFO)")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("the load generator is wrk: apt-get install wrk")
+    if not 1 <= args.seconds + args.warmup <= MAX_SECONDS:
+        raise SystemExit(f"--seconds + --warmup must be at most {MAX_SECONDS}")
     users = UserTokens()
     print(
         f"## {args.articles:,} articles, {args.feeds:,} feeds, {args.users} users x "
-        f"{args.subscriptions} feeds, {args.clients} clients, {os.cpu_count()} CPUs",
+        f"{args.subscriptions} feeds; wrk closed loop, {args.seconds} s per run; "
+        f"alt-backend and baseline with {args.workers} worker(s); {os.cpu_count()} CPUs",
         flush=True,
     )
-    with tempfile.TemporaryDirectory() as tmp, scratch_database() as database:
+    results: list[Result] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database() as database,
+        auth_stub(users.jwks()) as auth,
+    ):
         workdir = Path(tmp)
-        keys, jwks = workdir / "service-keys.json", workdir / "jwks.json"
-        generate_key_file(keys)
-        jwks.write_text(json.dumps(users.jwks()))
         migrate(database, Database.APP)
         seeded = seed(database, args)
         print(f"seeded in {seeded.seconds:.0f} s", flush=True)
-        with backend(database, keys, jwks, workdir, args.log_level) as base:
-            results = asyncio.run(measure(base, database, keys, seeded, users, args))
+        with servers(database, workdir, auth, args) as running:
+            check_agreement(running, seeded, users, args.deep_page)
+            for scenario in scenarios(seeded, args.deep_page):
+                for clients in args.clients:
+                    result = run_scenario(
+                        scenario, clients, running, database, users, args, workdir
+                    )
+                    print(
+                        f"  {result.scenario}, {clients} clients: p50 {result.p50_ms:.1f} ms, "
+                        f"p99 {result.p99_ms:.1f} ms, {result.rps:,.0f} req/s, "
+                        f"other load {result.others_cores:.2f} cores",
+                        flush=True,
+                    )
+                    results.append(result)
     print("\n".join(table(results, args)), flush=True)
 
 
