@@ -51,6 +51,29 @@ SELECT min(next_check_at) AS next FROM feeds
 """
 
 
+class ByteBudget:
+    """A semaphore counted in bytes. A request larger than the whole budget waits until all of
+    it is free, and takes it all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.free = limit
+        self._changed = asyncio.Condition()
+
+    async def take(self, size: int) -> int:
+        """Wait for `size` bytes; return what was taken (give it back with `give`)."""
+        size = min(size, self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= size)
+            self.free -= size
+        return size
+
+    async def give(self, size: int) -> None:
+        async with self._changed:
+            self.free += size
+            self._changed.notify_all()
+
+
 @dataclass(frozen=True)
 class Claim:
     id: int
@@ -83,6 +106,8 @@ class FeedFetcher:
         self.pool = pool
         self.parsers = parsers or FeedParsers(workers=0)
         self.writer = FeedWriter(pool)
+        self._in_flight = asyncio.Semaphore(policy.concurrency)
+        self._bodies = ByteBudget(policy.body_budget_mib * 1024 * 1024)
         self.on_new_articles = on_new_articles
         self.listen_conninfo = listen_conninfo
         self.egress = egress
@@ -98,13 +123,6 @@ class FeedFetcher:
 
     async def run_once(self) -> list[Outcome]:
         """Fetch every feed due now; return what happened to each."""
-        outcomes: list[Outcome] = []
-        slots = asyncio.Semaphore(self.policy.concurrency)
-
-        async def one(claim: Claim) -> None:
-            async with slots:
-                outcomes.append(await self.fetch_feed(claim))
-
         claims: list[Claim] = []
         while batch := await self.claim(self.policy.claim_batch):
             claims += batch
@@ -114,19 +132,29 @@ class FeedFetcher:
         # that plus whatever was queued ahead of it (longest-processing-time-first).
         claims.sort(key=lambda claim: claim.last_fetch_ms or 0, reverse=True)
         async with asyncio.TaskGroup() as group:
-            for claim in claims:
-                group.create_task(one(claim))
-        return outcomes
+            tasks = [group.create_task(self.fetch_feed(claim)) for claim in claims]
+        return [task.result() for task in tasks]
 
     async def fetch_feed(self, claim: Claim) -> Outcome:
+        # A fetch holds an in-flight slot only until its body is in memory: parsing and storing
+        # wait outside, so a backlog of CPU work never idles the network. The bodies waiting
+        # are bounded in bytes instead.
+        async with self._in_flight:
+            try:
+                result = await self.egress.fetch(
+                    claim.url, kind="feed", etag=claim.etag, last_modified=claim.last_modified
+                )
+            except FetchError as exc:
+                return await self._failed(
+                    claim, str(exc), exc.status, exc.retry_after_s, counts=exc.status != 429
+                )
+            held = await self._bodies.take(len(result.body))
         try:
-            result = await self.egress.fetch(
-                claim.url, kind="feed", etag=claim.etag, last_modified=claim.last_modified
-            )
-        except FetchError as exc:
-            return await self._failed(
-                claim, str(exc), exc.status, exc.retry_after_s, counts=exc.status != 429
-            )
+            return await self._process(claim, result)
+        finally:
+            await self._bodies.give(held)
+
+    async def _process(self, claim: Claim, result: FetchResult) -> Outcome:
         now = datetime.now(UTC)
         if result.not_modified:
             return await self._not_modified(claim, result, now)

@@ -17,6 +17,9 @@ class IngestSettings(BaseSettings):
     max_interval_s: int = Field(default=86_400, ge=60)
     error_backoff_s: int = Field(default=300, ge=1, description="first wait after a failure")
     concurrency: int = Field(default=256, ge=1, description="feeds fetched at once")
+    body_budget_mib: int = Field(
+        default=64, ge=1, description="fetched feeds waiting to be parsed and stored, in MiB"
+    )
     claim_batch: int = Field(default=250, ge=1)
     parse_workers: int = Field(
         default_factory=lambda: min(os.cpu_count() or 1, 4),
