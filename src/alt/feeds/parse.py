@@ -151,10 +151,10 @@ def _squeeze(value: str) -> str:
     return "\n".join(" ".join(line.split()) for line in value.split("\n"))
 
 
-def _normalised_for_hash(value: str) -> str:
-    """NFKC, no invisible characters, one space between words (the text of two feeds that
-    differ only in these ways costs one summary)."""
-    return " ".join(unicodedata.normalize("NFKC", strip_invisible(value)).split())
+def _normalised_for_hash(visible: str) -> str:
+    """NFKC and one space between words, of text without invisible characters (the text of two
+    feeds that differ only in these ways costs one summary)."""
+    return " ".join(unicodedata.normalize("NFKC", visible).split())
 
 
 @dataclass(slots=True)
@@ -298,7 +298,8 @@ class _Finisher:
             updated_at=updated,
             enclosures=self._enclosures(raw, base),
             categories=self._categories(raw.categories),
-            content_hash=_sha256(_normalised_for_hash(text or title)),
+            # The text has no invisible characters already; a title may.
+            content_hash=_sha256(_normalised_for_hash(text or strip_invisible(title))),
             language=_language(raw.language) or feed_language,
         )
 
