@@ -139,16 +139,24 @@ class FeedFetcher:
         # A fetch holds an in-flight slot only until its body is in memory: parsing and storing
         # wait outside, so a backlog of CPU work never idles the network. The bodies waiting
         # are bounded in bytes instead.
+        failure: FetchError | None = None
         async with self._in_flight:
             try:
                 result = await self.egress.fetch(
                     claim.url, kind="feed", etag=claim.etag, last_modified=claim.last_modified
                 )
             except FetchError as exc:
-                return await self._failed(
-                    claim, str(exc), exc.status, exc.retry_after_s, counts=exc.status != 429
-                )
-            held = await self._bodies.take(len(result.body))
+                failure = exc
+            else:
+                held = await self._bodies.take(len(result.body))
+        if failure is not None:
+            return await self._failed(
+                claim,
+                str(failure),
+                failure.status,
+                failure.retry_after_s,
+                counts=failure.status != 429,
+            )
         try:
             return await self._process(claim, result)
         finally:
