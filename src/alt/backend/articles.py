@@ -115,19 +115,19 @@ SELECT p.id, p.published_at
        SELECT a.id, a.published_at FROM articles a
         WHERE a.feed_id = s.feed_id {keyset} {state}
         ORDER BY a.published_at DESC, a.id DESC
-        LIMIT %(limit)s) p
+        LIMIT {rows}) p
  WHERE s.user_id = %(user_id)s {scope}
  ORDER BY p.published_at DESC, p.id DESC
- LIMIT %(limit)s
+ LIMIT {rows}
 """
 
 # The merge above reads a page's worth of the caller's state per feed, each row checked
 # against read_states: with a hundred feeds, two thousand lookups for a page of twenty. So
 # first take only the `candidates` newest articles past the cursor from all the caller's feeds
 # (index-only: no state looked at; every article newer than the last candidate is among
-# them, since no feed has more than that many newer ones) and filter those. When they hold a
-# whole page, or are every article left, the page is exact; otherwise (most of the newest are
-# read, say) the merge runs. PostgreSQL skips the branch whose one-time filter is false.
+# them, since no feed has more than that many newer ones) and filter those. When that fills
+# the page (one row more than it, as always), the page is exact; otherwise (most of the newest
+# are read, say, or the list ends) the merge runs as a second statement.
 _PAGE_FROM_CANDIDATES = """
 WITH newest AS (
        SELECT p.id, p.published_at
@@ -136,21 +136,14 @@ WITH newest AS (
               SELECT a.id, a.published_at FROM articles a
                WHERE a.feed_id = s.feed_id {keyset}
                ORDER BY a.published_at DESC, a.id DESC
-               LIMIT %(candidates)s) p
+               LIMIT {candidates}) p
         WHERE s.user_id = %(user_id)s {scope}
         ORDER BY p.published_at DESC, p.id DESC
-        LIMIT %(candidates)s),
-     fast AS (
-       SELECT a.id, a.published_at FROM newest a
-        WHERE true {state}
-        ORDER BY a.published_at DESC, a.id DESC
-        LIMIT %(limit)s),
-     exact AS (
-       SELECT (SELECT count(*) FROM fast) = %(limit)s
-              OR (SELECT count(*) FROM newest) < %(candidates)s AS yes)
-SELECT id, published_at FROM fast WHERE (SELECT yes FROM exact)
-UNION ALL
-SELECT id, published_at FROM ({per_feed}) merged WHERE NOT (SELECT yes FROM exact)
+        LIMIT {candidates})
+SELECT a.id, a.published_at FROM newest a
+ WHERE true {state}
+ ORDER BY a.published_at DESC, a.id DESC
+ LIMIT {rows}
 """
 # Candidates per item of the page: enough when at least half of the newest articles are
 # unread.
@@ -164,7 +157,7 @@ SELECT a.id, a.published_at
   JOIN subscriptions s ON s.user_id = fv.user_id AND s.feed_id = a.feed_id
  WHERE fv.user_id = %(user_id)s {keyset} {scope}
  ORDER BY a.published_at DESC, a.id DESC
- LIMIT %(limit)s
+ LIMIT {rows}
 """
 
 _ITEMS = """
@@ -222,32 +215,52 @@ async def check_feed(conn: AsyncConnection[DictRow], user_id: Any, feed_id: int)
         raise not_found("feed")
 
 
-def list_query(state: ArticleState, *, keyset: bool, feed: bool, category: bool) -> str:
+def list_queries(
+    state: ArticleState, *, limit: int, keyset: bool, feed: bool, category: bool
+) -> list[str]:
+    """The statements of a page of `limit` items, tried in order: a statement's rows are the
+    page when there are `limit` + 1 of them (the one more tells that another page follows), and
+    the last statement's rows are the page in any case.
+
+    The counts are written into the statements, not passed as parameters: knowing them,
+    PostgreSQL can keep one generic plan of each prepared statement, where with unknown counts
+    it planned them anew on every request, and planning cost more than running."""
+    rows, candidates = int(limit) + 1, (int(limit) + 1) * CANDIDATES_PER_ITEM
     scope = " ".join(part for part, on in ((_BY_FEED, feed), (_BY_CATEGORY, category)) if on)
     keyset_sql = _KEYSET if keyset else ""
     if state is ArticleState.starred:
-        page = _PAGE_STARRED.format(keyset=keyset_sql, scope=scope)
+        pages = [_PAGE_STARRED.format(keyset=keyset_sql, scope=scope, rows=rows)]
     else:
         filters = {ArticleState.unread: _UNREAD, ArticleState.read: _READ}
-        parts = {"keyset": keyset_sql, "state": filters.get(state, ""), "scope": scope}
-        page = _PAGE_PER_FEED.format(**parts)
+        parts = {
+            "keyset": keyset_sql,
+            "state": filters.get(state, ""),
+            "scope": scope,
+            "rows": rows,
+            "candidates": candidates,
+        }
+        pages = [_PAGE_PER_FEED.format(**parts)]
         if state is not ArticleState.all and not feed:  # else the merge reads no state
-            page = _PAGE_FROM_CANDIDATES.format(per_feed=page, **parts)
-    return _ITEMS.format(page=page, excerpt_source=EXCERPT_SOURCE_CHARS)
+            pages.insert(0, _PAGE_FROM_CANDIDATES.format(**parts))
+    return [_ITEMS.format(page=page, excerpt_source=EXCERPT_SOURCE_CHARS) for page in pages]
+
+
+async def first_full_page(
+    conn: AsyncConnection[DictRow], statements: list[str], params: dict[str, Any], limit: int
+) -> list[DictRow]:
+    """The rows of the first of `statements` that fills a page (see `list_queries`)."""
+    for sql in statements:
+        rows = await (await conn.execute(sql, params)).fetchall()
+        if len(rows) > limit:
+            break
+    return rows
 
 
 def list_params(
-    user_id: Any, *, limit: int, feed_id: int | None, category_id: int | None, cursor: str | None
+    user_id: Any, *, feed_id: int | None, category_id: int | None, cursor: str | None
 ) -> dict[str, Any]:
-    """The parameters of `list_query`: one row more than the page, to know whether another
-    follows."""
-    params: dict[str, Any] = {
-        "user_id": user_id,
-        "feed_id": feed_id,
-        "category_id": category_id,
-        "limit": limit + 1,
-        "candidates": (limit + 1) * CANDIDATES_PER_ITEM,
-    }
+    """The parameters of `list_query`."""
+    params: dict[str, Any] = {"user_id": user_id, "feed_id": feed_id, "category_id": category_id}
     if cursor is not None:
         params["at"], params["after_id"] = decode_cursor(cursor)
     return params
@@ -347,11 +360,10 @@ def router() -> APIRouter:
     ) -> ArticlePage:
         """Articles of your feeds, newest first: unread (the default), read, starred or all;
         optionally of one feed or one category."""
-        params = list_params(
-            user.id, limit=limit, feed_id=feed_id, category_id=category_id, cursor=cursor
-        )
-        sql = list_query(
+        params = list_params(user.id, feed_id=feed_id, category_id=category_id, cursor=cursor)
+        statements = list_queries(
             state,
+            limit=limit,
             keyset=cursor is not None,
             feed=feed_id is not None,
             category=category_id is not None,
@@ -361,7 +373,7 @@ def router() -> APIRouter:
                 await check_feed(conn, user.id, feed_id)
             if category_id is not None:
                 await check_category(conn, user.id, category_id)
-            rows = await (await conn.execute(sql, params)).fetchall()
+            rows = await first_full_page(conn, statements, params, limit)
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if more else None
