@@ -255,7 +255,7 @@ async def test_lists_and_counts_stay_quick_on_thousands_of_articles(
                 ArticleState.unread, limit=20, keyset=False, feed=False, category=False
             )[0],
         ),
-        ("unread counts SQL", stats._FEED_COUNTS),
+        ("unread counts SQL", stats._COUNTS),
     ):
         plan = stack.app("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
         print(f"{name:22} {plan[0]['QUERY PLAN'][0]['Execution Time']:6.2f} ms in PostgreSQL")

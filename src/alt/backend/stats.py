@@ -26,7 +26,7 @@ from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from alt.backend.article_models import CategoryCount, FeedCount, Stats, UnreadCounts
+from alt.backend.article_models import Stats, UnreadCounts
 from alt.backend.web import Context, CurrentUser, PrivateRoute, connection, pool_of
 from alt.platform.identity import MAX_TOKEN_LIFETIME_S
 
@@ -38,18 +38,25 @@ RETRY_MS = 3000
 STREAM_MAX_S = float(MAX_TOKEN_LIFETIME_S)
 MAX_EVENT_ID = 2**53
 
-_FEED_COUNTS = """
-SELECT s.feed_id, s.category_id,
-       greatest(0, coalesce(c.articles, 0)
-                   - (SELECT count(*) FROM read_states r
-                       WHERE r.user_id = %(user_id)s AND r.feed_id = s.feed_id)) AS unread
-  FROM subscriptions s
-  LEFT JOIN feed_article_counts c ON c.feed_id = s.feed_id
- WHERE s.user_id = %(user_id)s
- ORDER BY s.feed_id
+# Per feed, then per category (every folder of the caller, empty ones too), in one statement.
+_COUNTS = """
+WITH feeds AS (
+       SELECT s.feed_id, s.category_id,
+              greatest(0, coalesce(c.articles, 0)
+                          - (SELECT count(*) FROM read_states r
+                              WHERE r.user_id = %(user_id)s AND r.feed_id = s.feed_id)) AS unread
+         FROM subscriptions s
+         LEFT JOIN feed_article_counts c ON c.feed_id = s.feed_id
+        WHERE s.user_id = %(user_id)s)
+SELECT true AS is_feed, feed_id, category_id, unread FROM feeds
+UNION ALL
+SELECT false, NULL, c.id, coalesce(per.unread, 0)
+  FROM categories c
+  LEFT JOIN (SELECT category_id, sum(unread)::bigint AS unread FROM feeds GROUP BY category_id) per
+         ON per.category_id = c.id
+ WHERE c.user_id = %(user_id)s
+ ORDER BY is_feed DESC, feed_id, category_id
 """
-
-_CATEGORIES = "SELECT id FROM categories WHERE user_id = %(user_id)s ORDER BY id"
 
 _STATS = """
 SELECT (SELECT count(*) FROM subscriptions s WHERE s.user_id = %(user_id)s) AS feeds,
@@ -68,18 +75,16 @@ SELECT (SELECT count(*) FROM subscriptions s WHERE s.user_id = %(user_id)s) AS f
 
 
 async def unread_counts(conn: AsyncConnection[DictRow], user_id: Any) -> UnreadCounts:
-    params = {"user_id": user_id}
-    feeds = await (await conn.execute(_FEED_COUNTS, params)).fetchall()
-    categories = {
-        row["id"]: 0 for row in await (await conn.execute(_CATEGORIES, params)).fetchall()
-    }
-    for row in feeds:
-        if row["category_id"] in categories:
-            categories[row["category_id"]] += row["unread"]
-    return UnreadCounts(
-        feeds=[FeedCount(**row) for row in feeds],
-        categories=[CategoryCount(category_id=k, unread=v) for k, v in categories.items()],
-        total=sum(row["unread"] for row in feeds),
+    rows = await (await conn.execute(_COUNTS, {"user_id": user_id})).fetchall()
+    feeds = [row for row in rows if row["is_feed"]]
+    # Validated in one call from the rows: building a model per row in Python was a tenth of
+    # the route's time with a hundred feeds.
+    return UnreadCounts.model_validate(
+        {
+            "feeds": feeds,
+            "categories": [row for row in rows if not row["is_feed"]],
+            "total": sum(row["unread"] for row in feeds),
+        }
     )
 
 
