@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import pickle
 import sys
 from datetime import datetime
@@ -29,6 +28,8 @@ from alt.preprocessor.parse_worker import HEADER, frame
 log = get_logger(__name__)
 
 Answer = asyncio.Future[tuple[str, object]]
+JOBS_PER_WORKER = 16
+_STOPPED = "the parser stopped while reading this feed"
 
 
 class _Worker:
@@ -51,14 +52,17 @@ class _Worker:
         )
         return cls(process)
 
-    async def ask(self, job: bytes) -> tuple[str, object]:
+    def ask(self, job: bytes) -> Answer:
+        """Send a job; the future resolves with its answer. The pipe's buffer holds what the
+        worker has not read yet: callers bound how many jobs are out (`FeedParsers._room`)."""
         assert self.process.stdin is not None
         answer: Answer = asyncio.get_running_loop().create_future()
+        if not self.alive:  # its reader has already failed what it owed
+            answer.set_exception(FeedParseError(_STOPPED))
+            return answer
         self.owed.append(answer)
         self.process.stdin.write(frame(job))
-        with contextlib.suppress(ConnectionError):  # a dead worker: the reader says so
-            await self.process.stdin.drain()
-        return await answer
+        return answer
 
     async def _read_answers(self) -> None:
         assert self.process.stdout is not None
@@ -72,7 +76,7 @@ class _Worker:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the worker is gone
         finally:
-            gone = FeedParseError("the parser stopped while reading this feed")
+            gone = FeedParseError(_STOPPED)
             while self.owed:
                 answer = self.owed.popleft()
                 if not answer.done():
@@ -99,6 +103,7 @@ class FeedParsers:
         self.cpu_budget_s = cpu_budget_s
         self._pool: list[_Worker] = []
         self._starting = asyncio.Lock()
+        self._room = asyncio.Semaphore(JOBS_PER_WORKER * workers)
 
     async def __aenter__(self) -> FeedParsers:
         await self.start()
@@ -127,9 +132,12 @@ class FeedParsers:
             return await asyncio.to_thread(
                 parse_feed, body, url=url, content_type=content_type, fetched_at=fetched_at
             )
-        worker = await self._least_busy()
-        message = pickle.dumps((body, url, content_type, fetched_at), pickle.HIGHEST_PROTOCOL)
-        status, value = await worker.ask(message)
+        # A few jobs queue in each worker's pipe, so that it never waits for the busy event loop
+        # to hand it the next one; more would only hold bodies longer.
+        async with self._room:
+            worker = await self._least_busy()
+            job = (body, url, content_type, fetched_at)
+            status, value = await worker.ask(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
         if status != "ok":
             raise FeedParseError(str(value))
         assert isinstance(value, ParsedFeed)
