@@ -6,13 +6,12 @@ retried with backoff, three attempts in all."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from alt.platform.background import in_rounds
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError
 from alt.platform.logging import get_logger
@@ -139,11 +138,7 @@ class ArticleExtractor:
             await conn.execute(query.encode(), params)
 
     async def run_forever(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except (psycopg.OperationalError, OSError) as exc:
-                log.warning("extraction_round_failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_S)
+        async def idle_s() -> float:
+            return IDLE_S
+
+        await in_rounds("extraction", self.run_once, self._wake, idle_s)

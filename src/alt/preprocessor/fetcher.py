@@ -10,7 +10,6 @@ now" move `next_check_at` and send NOTIFY on FEEDS_DUE_CHANNEL, which wakes the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from alt.feeds.parse import FeedParseError, ParsedFeed
+from alt.platform.background import in_background, in_rounds
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError, FetchResult
 from alt.platform.logging import get_logger
@@ -230,20 +230,8 @@ class FeedFetcher:
         self._wake.set()
 
     async def run_forever(self) -> None:
-        listener = asyncio.create_task(self._listen())
-        try:
-            while True:
-                self._wake.clear()
-                try:
-                    await self.run_once()
-                except (psycopg.OperationalError, OSError) as exc:
-                    log.warning("fetch_round_failed", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), await self._idle_s())
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        async with in_background(self._listen()):
+            await in_rounds("fetch", self.run_once, self._wake, self._idle_s)
 
     async def _idle_s(self) -> float:
         try:
