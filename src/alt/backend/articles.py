@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
+from psycopg.types.numeric import Int8
 
 from alt.backend.article_models import (
     ArticleDetail,
@@ -99,7 +100,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 # SQL
 # ---------------------------------------------------------------------------------------------
 
-_KEYSET = "AND (a.published_at, a.id) < (%(at)s, %(after_id)s)"
+# The cursor goes in through scalar subqueries, so that the planner treats it as unknown in
+# every plan: the generic plan of the prepared statement is then as good as one made for the
+# cursor at hand, and PostgreSQL keeps it instead of planning every page anew (planning cost
+# about half of running the page). It is still an index range condition.
+_KEYSET = """AND (a.published_at, a.id)
+             < ((SELECT %(at)s::timestamptz), (SELECT %(after_id)s::bigint))"""
 _UNREAD = """AND NOT EXISTS (SELECT 1 FROM read_states r
                       WHERE r.user_id = %(user_id)s AND r.article_id = a.id)"""
 _READ = """AND EXISTS (SELECT 1 FROM read_states r
@@ -262,7 +268,10 @@ def list_params(
     """The parameters of `list_query`."""
     params: dict[str, Any] = {"user_id": user_id, "feed_id": feed_id, "category_id": category_id}
     if cursor is not None:
-        params["at"], params["after_id"] = decode_cursor(cursor)
+        at, after_id = decode_cursor(cursor)
+        # Always int8: psycopg sends the smallest type that holds a number, and a prepared
+        # statement is kept per parameter types.
+        params["at"], params["after_id"] = at, Int8(after_id)
     return params
 
 
