@@ -10,11 +10,16 @@ the feeds (each with the excerpt the pre-processor would have stored), each user
 `--subscriptions` feeds, every fifth article of a user's feeds read, one in 199 starred.
 
 alt-backend runs as deployed: `alt serve alt-backend` with `--workers` processes
-(ALT_WORKERS), INFO access logs, its pool and rate limiting (the buckets set high: they guard
-against abuse, the benchmark measures the routes behind them). The baseline is the OFFSET query
-served the same way (bench/api/server.py: alt-backend's app, middleware, token checks and
-response code with one OFFSET route, same worker count), so only the SQL differs. auth-service
-is not measured: a stub serves the benchmark's user-token public key.
+(ALT_WORKERS) of `--pool` database connections each (ALT_DB_POOL_MAX), INFO access logs, and
+rate limiting (the buckets set high: they guard against abuse, the benchmark measures the routes
+behind them). The baseline is the OFFSET query served the same way (bench/api/server.py:
+alt-backend's app, middleware, token checks and response code with one OFFSET route, same
+workers and pool), so only the SQL differs. auth-service is not measured: a stub serves the
+benchmark's user-token public key.
+
+On a machine of few cores that also runs PostgreSQL, a pool about the size of the cores keeps
+the tail short at saturation: more connections than cores only let queries run side by side
+with the Python process that has to answer them, and the requests that lose out wait longest.
 
 The load generator is wrk (Debian package `wrk`: `apt-get install wrk`), in its own process,
 closed loop: each of `--clients` connections sends its next request when the last answer came
@@ -272,6 +277,7 @@ def servers(database: str, workdir: Path, auth: str, args: argparse.Namespace) -
         "ALT_BACKEND_URL": f"http://127.0.0.1:{alt_port}",
         "AUTH_SERVICE_URL": auth,
         "ALT_WORKERS": str(args.workers),
+        **({"ALT_DB_POOL_MAX": str(args.pool)} if args.pool else {}),
         "ALT_LOG_LEVEL": args.log_level,
         "ALT_RATE_IP_PER_S": "1000000",
         "ALT_RATE_IP_BURST": "1000000",
@@ -565,7 +571,10 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=15, help="per scenario and concurrency")
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each measurement")
-    parser.add_argument("--workers", type=int, default=2, help="ALT_WORKERS of both servers")
+    parser.add_argument("--workers", type=int, default=1, help="ALT_WORKERS of both servers")
+    parser.add_argument(
+        "--pool", type=int, help="ALT_DB_POOL_MAX of both servers (default: the setting's)"
+    )
     parser.add_argument("--log-level", default="INFO", help="the servers' (as deployed: INFO)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -576,7 +585,9 @@ def main() -> None:
     print(
         f"## {args.articles:,} articles, {args.feeds:,} feeds, {args.users} users x "
         f"{args.subscriptions} feeds; wrk closed loop, {args.seconds} s per run; "
-        f"alt-backend and baseline with {args.workers} worker(s); {os.cpu_count()} CPUs",
+        f"alt-backend and baseline with {args.workers} worker(s) of "
+        f"{args.pool or os.environ.get('ALT_DB_POOL_MAX', 'default')} connections; "
+        f"{os.cpu_count()} CPUs",
         flush=True,
     )
     results: list[Result] = []
