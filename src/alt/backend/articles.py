@@ -265,7 +265,7 @@ async def first_full_page(
 def list_params(
     user_id: Any, *, feed_id: int | None, category_id: int | None, cursor: str | None
 ) -> dict[str, Any]:
-    """The parameters of `list_query`."""
+    """The parameters of `list_queries`."""
     params: dict[str, Any] = {"user_id": user_id, "feed_id": feed_id, "category_id": category_id}
     if cursor is not None:
         at, after_id = decode_cursor(cursor)
