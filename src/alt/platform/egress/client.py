@@ -360,6 +360,7 @@ class EgressClient:
             async with asyncio.timeout(deadline) as scope:
                 for _ in range(limits.max_redirects + 1):
                     async with self._slot(target.host, scope, waiting) as connections:
+                        waiting.clear()  # from here on, the time is the destination's
                         try:
                             outcome = await self._request(connections, target, headers, kind)
                         except FetchError as exc:
@@ -417,7 +418,6 @@ class EgressClient:
         try:
             waiting.append(host)
             await slots.semaphore.acquire()
-            waiting.clear()
             try:
                 loop = asyncio.get_running_loop()
                 when = scope.when()
