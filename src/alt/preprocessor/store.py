@@ -128,6 +128,7 @@ UPDATE feeds f SET last_checked_at = u.now, last_success_at = u.now, last_status
        AS u(feed_id, now, next_check_at, fetch_ms)
  WHERE f.id = u.feed_id
 """
+_NOT_MODIFIED_COLUMNS = ("feed_id", "now", "next_check_at", "fetch_ms")
 
 # A feed that answers 410 Gone and has not worked for a week stops being polled (REL-08); until
 # then 410 is a failure like any other, and nothing stored is ever deleted for it.
@@ -139,13 +140,14 @@ UPDATE feeds f SET last_checked_at = u.now, last_status = u.status,
     status_changed_at = CASE WHEN u.status = 410
                    AND COALESCE(f.last_success_at, f.created_at) < u.now - interval '7 days'
                   THEN u.now ELSE f.status_changed_at END,
-    error_count = f.error_count + u.counts, last_error = left(u.error, 2000),
+    error_count = f.error_count + u.counts_as_error::int, last_error = left(u.error, 2000),
     next_check_at = u.next_check_at, claimed_until = NULL
   FROM unnest(%(feed_id)b::int8[], %(now)b::timestamptz[], %(status)b::int4[],
-              %(counts)b::int4[], %(error)b::text[], %(next_check_at)b::timestamptz[])
-       AS u(feed_id, now, status, counts, error, next_check_at)
+              %(counts_as_error)b::bool[], %(error)b::text[], %(next_check_at)b::timestamptz[])
+       AS u(feed_id, now, status, counts_as_error, error, next_check_at)
  WHERE f.id = u.feed_id
 """
+_FAILED_COLUMNS = ("feed_id", "now", "status", "counts_as_error", "error", "next_check_at")
 
 
 async def write(conn: Connection, writes: Sequence[FeedWrite]) -> list[tuple[int, int]]:
@@ -156,8 +158,10 @@ async def write(conn: Connection, writes: Sequence[FeedWrite]) -> list[tuple[int
     fetched = [w for w in writes if isinstance(w, Fetched)]
     counts = await _upsert(conn, [(w.feed_id, w.feed.entries, w.now) for w in fetched])
     await _update(conn, _FEEDS_OK, _ok_columns(fetched))
-    await _update(conn, _FEEDS_NOT_MODIFIED, _not_modified_columns(writes))
-    await _update(conn, _FEEDS_FAILED, _failed_columns(writes))
+    not_modified = [w for w in writes if isinstance(w, NotModified)]
+    await _update(conn, _FEEDS_NOT_MODIFIED, _attributes(not_modified, _NOT_MODIFIED_COLUMNS))
+    failed = [w for w in writes if isinstance(w, Failed)]
+    await _update(conn, _FEEDS_FAILED, _attributes(failed, _FAILED_COLUMNS))
     return [counts.get(w.feed_id, (0, 0)) if isinstance(w, Fetched) else (0, 0) for w in writes]
 
 
@@ -262,26 +266,9 @@ def _ok_columns(fetched: Sequence[Fetched]) -> dict[str, list[Any]]:
     }
 
 
-def _not_modified_columns(writes: Sequence[FeedWrite]) -> dict[str, list[Any]]:
-    chosen = [w for w in writes if isinstance(w, NotModified)]
-    return {
-        "feed_id": [w.feed_id for w in chosen],
-        "now": [w.now for w in chosen],
-        "next_check_at": [w.next_check_at for w in chosen],
-        "fetch_ms": [w.fetch_ms for w in chosen],
-    }
-
-
-def _failed_columns(writes: Sequence[FeedWrite]) -> dict[str, list[Any]]:
-    failed = [w for w in writes if isinstance(w, Failed)]
-    return {
-        "feed_id": [w.feed_id for w in failed],
-        "now": [w.now for w in failed],
-        "status": [w.status for w in failed],
-        "counts": [1 if w.counts_as_error else 0 for w in failed],
-        "error": [w.error for w in failed],
-        "next_check_at": [w.next_check_at for w in failed],
-    }
+def _attributes(items: Sequence[object], names: Sequence[str]) -> dict[str, list[Any]]:
+    """One array per attribute, for unnest()."""
+    return {name: [getattr(item, name) for item in items] for name in names}
 
 
 async def _update(conn: Connection, statement: str, columns: dict[str, list[Any]]) -> None:
