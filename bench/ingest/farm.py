@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
@@ -109,7 +109,9 @@ def items_of(feed: int, version: int) -> int:
     return ITEMS + 2 * version
 
 
-@lru_cache(maxsize=4096)
+# Every version of every feed is made once: the farm plays the internet, whose servers do not
+# spend the fetchers' two cores on making their feeds.
+@cache
 def render(feed: int, version: int, huge: bool) -> bytes:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     total = items_of(feed, version)
@@ -213,9 +215,14 @@ class Farm:
         body = render(feed, version, kind.huge)
         extra = [(b"etag", etag.encode()), (b"content-type", b"application/rss+xml")]
         if kind.gzipped and "gzip" in headers.get("accept-encoding", ""):
-            body = gzip.compress(body, 1)
+            body = _gzipped(feed, version, kind.huge)
             extra.append((b"content-encoding", b"gzip"))
         await _answer(send, 200, body, extra)
+
+
+@cache
+def _gzipped(feed: int, version: int, huge: bool) -> bytes:
+    return gzip.compress(render(feed, version, huge), 1)
 
 
 async def _answer(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
