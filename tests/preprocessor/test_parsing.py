@@ -4,6 +4,7 @@ costs only the feeds it was reading."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from bench.ingest.farm import render
 
 from alt.feeds.parse import FeedParseError, parse_feed
-from alt.preprocessor.parse_worker import frame
+from alt.preprocessor.parse_worker import frame, read_message
 from alt.preprocessor.parsing import FeedParsers
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,12 +88,10 @@ def test_a_document_over_the_cpu_budget_is_refused_and_the_worker_goes_on() -> N
         check=True,
         timeout=60,
     )
+    out = io.BytesIO(done.stdout)
     answers = []
-    out = done.stdout
-    while out:
-        size = int.from_bytes(out[:4], "big")
-        answers.append(pickle.loads(out[4 : 4 + size]))  # noqa: S301 (our own worker)
-        out = out[4 + size :]
+    while (message := read_message(out)) is not None:
+        answers.append(pickle.loads(message))  # noqa: S301 (our own worker)
     assert answers[0] == ("error", "the feed took more than 0.2 s of CPU time to parse")
     assert answers[1][0] == "ok"
     assert len(answers[1][1].entries) == 20

@@ -100,15 +100,17 @@ async def store_new_feed(
         ).fetchone()
         assert row is not None
         feed_id: int = row["id"]
-        inserted, _ = await store.store_entries(conn, feed_id, feed, now)
-        await store.mark_fetched(
+        inserted, _ = await store.write_alone(
             conn,
-            feed_id,
-            feed,
-            etag=result.headers.get("etag"),
-            last_modified=result.headers.get("last-modified"),
-            status=result.status,
-            now=now,
-            next_check_at=next_check,
+            store.Fetched(
+                feed_id,
+                feed,
+                etag=result.headers.get("etag"),
+                last_modified=result.headers.get("last-modified"),
+                status=result.status,
+                now=now,
+                next_check_at=next_check,
+                fetch_ms=round(result.elapsed_s * 1000),
+            ),
         )
     return Found(feed_id, url, feed.title, feed.site_url, inserted)

@@ -199,21 +199,6 @@ async def store_entries(
     return inserted, updated
 
 
-async def mark_fetched(
-    conn: Connection,
-    feed_id: int,
-    feed: ParsedFeed,
-    *,
-    etag: str | None,
-    last_modified: str | None,
-    status: int,
-    now: datetime,
-    next_check_at: datetime,
-) -> None:
-    fetched = Fetched(feed_id, feed, etag, last_modified, status, now, next_check_at)
-    await _update(conn, _FEEDS_OK, _ok_columns([fetched]))
-
-
 async def _upsert(
     conn: Connection, feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]
 ) -> dict[int, tuple[int, int]]:

@@ -33,6 +33,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from alt.feeds.sanitize import plain_text
+from alt.platform.background import in_background
 from alt.platform.http_app import Lifecycle, ServiceContext
 from alt.platform.logging import get_logger
 from alt.summaries.breaker import CircuitBreaker
@@ -382,12 +383,7 @@ def lifecycle(settings: SummarySettings | None = None, llm: LLMSettings | None =
         assert ctx.pool is not None, "the summary loop needs the service's database"
         client = NewsCreatorClient(ctx.services, summary_settings.request_timeout_s)
         loop = SummaryLoop(ctx.pool, client, summary_settings, llm)
-        task = asyncio.create_task(loop.run(), name="summary-loop")
-        try:
+        async with in_background(loop.run()):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return run
