@@ -16,7 +16,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from alt.auth.probes import find_probe
-from alt.platform.errors import error_response
+from alt.platform.errors import answer_error, error_response
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 ProbeHook = Callable[[Request, str], Awaitable[None]]
@@ -52,15 +52,6 @@ async def probe_in(request: Request) -> str | None:
         request.headers.get("user-agent"),
         await json_body(request),
     )
-
-
-async def answer_error(request: Request, exc: Exception) -> Response:
-    handlers = request.app.exception_handlers
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            response: Response = await handlers[cls](request, exc)
-            return response
-    raise exc
 
 
 def guarded_route(on_probe: ProbeHook, headers: HeaderHook) -> type[APIRoute]:

@@ -53,10 +53,9 @@ from fastapi.routing import APIRoute
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from selectolax.lexbor import LexborHTMLParser
 
-from alt.backend.web import answer_error
 from alt.config import Settings, load_settings
 from alt.platform.egress import EgressClient, FetchError, FetchLimits
-from alt.platform.errors import AltError
+from alt.platform.errors import AltError, answer_error
 from alt.platform.http_app import ServiceContext
 from alt.platform.logging import get_logger
 

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from psycopg.pq import TransactionStatus
 
 from alt.platform.db import Connection, Pool
-from alt.platform.errors import AltError
+from alt.platform.errors import AltError, answer_error
 from alt.platform.http_app import ServiceContext
 from alt.platform.identity import User, current_user
 
@@ -29,16 +29,6 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 CurrentUser = Annotated[User, Depends(current_user)]
 ObjectId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX, description="the object's id")]
-
-
-async def answer_error(request: Request, exc: Exception) -> Response:
-    """The app's own error handler for `exc` (the envelope), so that the header is added."""
-    handlers = request.app.exception_handlers
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            response: Response = await handlers[cls](request, exc)
-            return response
-    raise exc
 
 
 class PrivateRoute(APIRoute):

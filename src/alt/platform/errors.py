@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alt.platform.logging import get_logger
@@ -118,3 +118,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def answer_error(request: Request, exc: Exception) -> Response:
+    """The app's own handler's answer for `exc` (the envelope), for middleware and route
+    classes that catch an error themselves and must still answer as the app would."""
+    handlers = request.app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            response: Response = await handlers[cls](request, exc)
+            return response
+    raise exc
