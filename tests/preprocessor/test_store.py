@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -32,8 +31,8 @@ async def test_a_poison_entry_does_not_block_the_others(pool: Pool, app_url: str
         _rss(3), url="https://news.example/poison.xml", content_type=None, fetched_at=NOW
     )
     # An entry the database refuses (a title over the column's limit) among good ones.
-    bad = dataclasses.replace(feed.entries[1], title="x" * 5000)
-    poisoned = dataclasses.replace(feed, entries=[feed.entries[0], bad, feed.entries[2]])
+    bad = feed.entries[1]._replace(title="x" * 5000)
+    poisoned = feed._replace(entries=[feed.entries[0], bad, feed.entries[2]])
     async with pool.connection() as conn:
         inserted, updated = await store.store_entries(conn, feed_id, poisoned, NOW)
     assert (inserted, updated) == (2, 0)

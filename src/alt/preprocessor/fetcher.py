@@ -10,6 +10,7 @@ now" move `next_check_at` and send NOTIFY on FEEDS_DUE_CHANNEL, which wakes the 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,26 +53,47 @@ SELECT min(next_check_at) AS next FROM feeds
 
 
 class ByteBudget:
-    """A semaphore counted in bytes. A request larger than the whole budget waits until all of
-    it is free, and takes it all."""
+    """A semaphore counted in bytes, first come first served. A request larger than the whole
+    budget waits until all of it is free, and takes it all.
+
+    Waiters queue in order and only the first is checked when bytes come back: thousands of
+    bodies may wait at once, and waking them all to re-check (a Condition) costs each return
+    a pass over the whole queue."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.free = limit
-        self._changed = asyncio.Condition()
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     async def take(self, size: int) -> int:
         """Wait for `size` bytes; return what was taken (give it back with `give`)."""
         size = min(size, self.limit)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.free >= size)
+        if not self._waiting and self.free >= size:
             self.free -= size
+            return size
+        turn = (size, asyncio.get_running_loop().create_future())
+        self._waiting.append(turn)
+        try:
+            await turn[1]
+        except asyncio.CancelledError:
+            if turn[1].done() and not turn[1].cancelled():
+                self.give(size)  # granted, then cancelled before it could use them
+            elif turn in self._waiting:
+                self._waiting.remove(turn)
+                self._grant()  # those behind it may fit now
+            raise
         return size
 
-    async def give(self, size: int) -> None:
-        async with self._changed:
-            self.free += size
-            self._changed.notify_all()
+    def give(self, size: int) -> None:
+        self.free += size
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiting and self._waiting[0][0] <= self.free:
+            size, turn = self._waiting.popleft()
+            if not turn.done():
+                self.free -= size
+                turn.set_result(None)
 
 
 @dataclass(frozen=True)
@@ -160,7 +182,7 @@ class FeedFetcher:
         try:
             return await self._process(claim, result)
         finally:
-            await self._bodies.give(held)
+            self._bodies.give(held)
 
     async def _process(self, claim: Claim, result: FetchResult) -> Outcome:
         now = datetime.now(UTC)
