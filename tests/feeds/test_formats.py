@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alt.feeds.parse import MAX_ENTRIES, FeedParseError
+from alt.feeds.xmlsafe import prepare_xml
 from tests.feeds.support import FETCHED_AT, assert_inert, parse
 
 RSS_091 = """<?xml version="1.0" encoding="ISO-8859-1"?>
@@ -473,3 +474,32 @@ def test_published_dates_never_lie() -> None:
     assert future.published_at == FETCHED_AT
     assert zone.published_at == datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
     assert iso.published_at == datetime(2025, 5, 31, 3, 0, tzinfo=UTC)
+
+
+def _rss_titled(title: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><guid>1</guid><title>{title}</title></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize("illegal", ["\x01", "\x1f", "\ufffe", "\uffff"])
+def test_characters_xml_forbids_are_removed_with_a_warning(illegal: str) -> None:
+    feed = parse(_rss_titled(f"a{illegal}b，한"))
+    assert feed.entries[0].title == "ab，한"
+    assert any("removed 1 characters that XML does not allow" in w for w in feed.warnings)
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udfff"])
+def test_a_lone_surrogate_is_removed_before_the_xml_parser(surrogate: str) -> None:
+    # No decoder of ours makes one, but the text is re-encoded as UTF-8 for lxml.
+    data, warnings = prepare_xml(_rss_titled(f"a{surrogate}b"))
+    assert b"<title>ab</title>" in data
+    assert any("removed 1 characters" in w for w in warnings)
+
+
+def test_text_whose_bytes_merely_look_like_forbidden_ones_is_left_alone() -> None:
+    # U+FF0C and U+FFFD lead with the byte of U+FFFE/U+FFFF, Hangul with that of surrogates.
+    feed = parse(_rss_titled("，\ufffd한\ud7ff\ue000"))
+    assert feed.entries[0].title == "，\ufffd한\ud7ff\ue000"
+    assert not any("does not allow" in w for w in feed.warnings)
