@@ -9,13 +9,13 @@ however many feeds it holds, their rows travelling as arrays (one round trip, on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg.errors import DataError, IntegrityError
-from psycopg.types.json import Jsonb
 
 from alt.feeds.parse import ParsedEntry, ParsedFeed
 from alt.platform.db import Connection
@@ -61,23 +61,34 @@ class Failed:
 
 FeedWrite = Fetched | NotModified | Failed
 
-# New articles with a page to read are queued for full-text extraction on the way. The arrays go
-# in binary format (%b): the text format escapes every element in Python, three times the cost.
+# A batch's entries travel by binary COPY into a temporary table, then one statement moves them
+# into articles (and empties the table). COPY formats rows in C; array parameters were formatted
+# element by element in Python (2.7 million elements for 10,000 feeds), and PostgreSQL spends
+# less on a table scan than on unnesting fourteen arrays.
+_STAGE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS staged_entries (
+    feed_id int8, fetched_at timestamptz, hash bytea, guid text, url text, title text,
+    author text, content_html text, published_at timestamptz, content_hash bytea,
+    enclosures text, categories text, language text, excerpt text)
+"""
+_STAGED_TYPES = (
+    "int8", "timestamptz", "bytea", "text", "text", "text", "text", "text", "timestamptz",
+    "bytea", "text", "text", "text", "text",
+)  # fmt: skip
+_COPY = "COPY pg_temp.staged_entries FROM STDIN (FORMAT BINARY)"
+
+# New articles with a page to read are queued for full-text extraction on the way.
 _UPSERT = """
-WITH stored AS (
+WITH e AS (
+DELETE FROM pg_temp.staged_entries RETURNING *
+), stored AS (
 INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
                       published_at, fetched_at, updated_at, content_hash, enclosures,
                       categories, language, excerpt)
 SELECT e.feed_id, e.hash, e.guid, e.url, e.title, e.author, e.content_html, e.published_at,
-       e.fetched_at, e.fetched_at, e.content_hash, e.enclosures,
-       ARRAY(SELECT jsonb_array_elements_text(e.categories)), e.language, e.excerpt
-  FROM unnest(%(feed_id)b::int8[], %(fetched_at)b::timestamptz[], %(hash)b::bytea[],
-              %(guid)b::text[], %(url)b::text[], %(title)b::text[], %(author)b::text[],
-              %(content_html)b::text[], %(published_at)b::timestamptz[],
-              %(content_hash)b::bytea[], %(enclosures)b::jsonb[], %(categories)b::jsonb[],
-              %(language)b::text[], %(excerpt)b::text[])
-       AS e(feed_id, fetched_at, hash, guid, url, title, author, content_html, published_at,
-            content_hash, enclosures, categories, language, excerpt)
+       e.fetched_at, e.fetched_at, e.content_hash, e.enclosures::jsonb,
+       ARRAY(SELECT jsonb_array_elements_text(e.categories::jsonb)), e.language, e.excerpt
+  FROM e
 ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
     guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
     content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
@@ -99,6 +110,8 @@ SELECT feed_id, count(*) FILTER (WHERE inserted) AS inserted,
   FROM stored GROUP BY feed_id
 """
 
+# The array parameters of the feed updates go in binary format (%b): the text format escapes
+# every element in Python, three times the cost.
 _FEEDS_OK = """
 UPDATE feeds f SET
     etag = u.etag, last_modified = u.last_modified,
@@ -202,36 +215,40 @@ async def store_entries(
 async def _upsert(
     conn: Connection, feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]
 ) -> dict[int, tuple[int, int]]:
-    columns = _entry_columns(feeds)
-    if not columns["hash"]:
+    rows = _entry_rows(feeds)
+    if not rows:
         return {}
-    cursor = await conn.execute(_UPSERT, columns)
+    await conn.execute(_STAGE)
+    async with conn.cursor().copy(_COPY) as copy:
+        copy.set_types(_STAGED_TYPES)
+        for row in rows:
+            await copy.write_row(row)
+    cursor = await conn.execute(_UPSERT)
     return {row["feed_id"]: (row["inserted"], row["updated"]) for row in await cursor.fetchall()}
 
 
-def _entry_columns(feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]) -> dict[str, Any]:
-    rows = [
-        (feed_id, fetched_at, entry)
+def _entry_rows(feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            feed_id,
+            fetched_at,
+            e.entry_hash,
+            e.guid,
+            e.url,
+            e.title,
+            e.author,
+            e.content_html,
+            e.published_at,
+            e.content_hash,
+            json.dumps(e.enclosures),
+            json.dumps(e.categories),
+            e.language,
+            e.excerpt,
+        )
         for feed_id, entries, fetched_at in feeds
         # A feed may repeat an entry: the last one wins, as it would one by one.
-        for entry in {entry.entry_hash: entry for entry in entries}.values()
+        for e in {entry.entry_hash: entry for entry in entries}.values()
     ]
-    return {
-        "feed_id": [feed_id for feed_id, _, _ in rows],
-        "fetched_at": [fetched_at for _, fetched_at, _ in rows],
-        "hash": [e.entry_hash for _, _, e in rows],
-        "guid": [e.guid for _, _, e in rows],
-        "url": [e.url for _, _, e in rows],
-        "title": [e.title for _, _, e in rows],
-        "author": [e.author for _, _, e in rows],
-        "content_html": [e.content_html for _, _, e in rows],
-        "published_at": [e.published_at for _, _, e in rows],
-        "content_hash": [e.content_hash for _, _, e in rows],
-        "enclosures": [Jsonb(e.enclosures) for _, _, e in rows],
-        "categories": [Jsonb(e.categories) for _, _, e in rows],
-        "language": [e.language for _, _, e in rows],
-        "excerpt": [e.excerpt for _, _, e in rows],
-    }
 
 
 def _ok_columns(fetched: Sequence[Fetched]) -> dict[str, list[Any]]:
