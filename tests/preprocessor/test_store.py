@@ -41,6 +41,28 @@ async def test_a_poison_entry_does_not_block_the_others(pool: Pool, app_url: str
     assert again == (1, 0)  # the good two are known, the fixed one is new
 
 
+async def test_staged_entries_are_moved_once_and_leave_no_space_behind(
+    pool: Pool, app_url: str
+) -> None:
+    urls = ["https://news.example/a.xml", "https://news.example/b.xml"]
+    first, second = subscribe(app_url, urls)
+    feeds = [parse_feed(_rss(3), url=url, content_type=None, fetched_at=NOW) for url in urls]
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            assert await store.store_entries(conn, first, feeds[0], NOW) == (3, 0)
+            # The second upsert of the transaction sees only its own rows.
+            changed = feeds[1]._replace(entries=[e._replace(title="new") for e in feeds[1].entries])
+            await store.store_entries(conn, second, feeds[1], NOW)
+            assert await store.store_entries(conn, second, changed, NOW) == (0, 3)
+        row = await (
+            await conn.execute(
+                "SELECT count(*) AS n, pg_relation_size('pg_temp.staged_entries') AS size"
+                "  FROM pg_temp.staged_entries"
+            )
+        ).fetchone()
+    assert row == {"n": 0, "size": 0}
+
+
 async def test_retention_keeps_starred_and_the_newest(pool: Pool, app_url: str) -> None:
     (feed_id,) = subscribe(app_url, ["https://news.example/old.xml"])
     now = datetime.now(UTC)

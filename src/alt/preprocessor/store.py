@@ -62,14 +62,17 @@ class Failed:
 FeedWrite = Fetched | NotModified | Failed
 
 # A batch's entries travel by binary COPY into a temporary table, then one statement moves them
-# into articles (and empties the table). COPY formats rows in C; array parameters were formatted
-# element by element in Python (2.7 million elements for 10,000 feeds), and PostgreSQL spends
-# less on a table scan than on unnesting fourteen arrays.
+# into articles and empties the table (a poison entry's batch is retried in the same
+# transaction); the commit truncates it, which frees the space (no autovacuum for temporary
+# tables). COPY formats rows in C; array parameters were formatted element by element in Python
+# (2.7 million elements for 10,000 feeds), and PostgreSQL spends less on a table scan than on
+# unnesting fourteen arrays.
 _STAGE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS staged_entries (
     feed_id int8, fetched_at timestamptz, hash bytea, guid text, url text, title text,
     author text, content_html text, published_at timestamptz, content_hash bytea,
     enclosures text, categories text, language text, excerpt text)
+ON COMMIT DELETE ROWS
 """
 _STAGED_TYPES = (
     "int8", "timestamptz", "bytea", "text", "text", "text", "text", "text", "timestamptz",
