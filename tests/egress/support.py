@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from alt.platform.egress.addresses import IPAddress
+from alt.platform.egress.streams import AsyncioBackend
 from tests.helpers import free_port
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -473,7 +474,7 @@ class Internet(httpcore.AsyncNetworkBackend):
         self.routes: dict[tuple[str, int], tuple[str, int]] = {}
         self.dials: list[tuple[str, int]] = []
         self.names_dialled: list[str] = []
-        self._real = httpcore.AnyIOBackend()
+        self._real = AsyncioBackend()
 
     def route(self, address: str, port: int, to: tuple[str, int]) -> None:
         self.routes[(str(ipaddress.ip_address(address)), port)] = to

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import httpcore
 import pytest
 import structlog
 
 from alt.platform.egress import FetchError, FetchLimits
 from alt.platform.egress.network import ProxyBackend
+from alt.platform.egress.streams import AsyncioBackend
 from tests.egress.conftest import MakeClient, fast_limits
 from tests.egress.support import Canary, CertAuthority, Origin, StubDNS, Tinyproxy
 from tests.helpers import free_port
@@ -263,7 +263,7 @@ async def test_ipv6_literal_through_the_proxy(
 async def test_proxy_backend_dials_only_the_proxy() -> None:
     """Defence in depth under httpcore: in proxy mode the network layer refuses any dial that
     is not to the proxy, so no code path can connect to a destination directly."""
-    backend = ProxyBackend("127.0.0.1", free_port(), httpcore.AnyIOBackend())
+    backend = ProxyBackend("127.0.0.1", free_port(), AsyncioBackend())
     with pytest.raises(FetchError) as caught:
         await backend.connect_tcp("127.0.0.1", 80)
     assert caught.value.reason == "proxy"

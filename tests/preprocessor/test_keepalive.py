@@ -10,10 +10,11 @@ from bench.ingest.farm import FarmResolver, kind_of
 from alt.config import Settings
 from alt.platform.egress import EgressClient, FetchLimits
 from alt.platform.egress.client import KEEPALIVE_HOSTS
+from alt.platform.egress.streams import AsyncioBackend
 from tests.preprocessor.conftest import RunningFarm
 
 
-class CountingBackend(httpcore.AnyIOBackend):
+class CountingBackend(AsyncioBackend):
     def __init__(self) -> None:
         self.connections = 0
 

@@ -41,6 +41,7 @@ from alt.platform.egress.network import (
     Resolver,
     SystemResolver,
 )
+from alt.platform.egress.streams import AsyncioBackend
 from alt.platform.egress.urls import ParsedURL, check_url, check_url_text
 from alt.platform.logging import get_logger
 
@@ -162,7 +163,7 @@ def _header_value(value: str | None) -> bytes | None:
 
 
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a network error, wherever httpcore and anyio put it."""
+    """The TLS error behind a network error, wherever httpcore and the streams put it."""
     seen: set[int] = set()
     todo: list[object] = [exc]
     while todo:
@@ -224,7 +225,7 @@ class EgressClient:
         frontend = str(settings.alt_frontend_url).rstrip("/")
         self._user_agent = f"Alt/{__version__} (+{frontend})".encode("ascii", "replace")
         self._ssl = _ssl_context(self._limits.ca_file)
-        inner = network if network is not None else httpcore.AnyIOBackend()
+        inner = network if network is not None else AsyncioBackend()
         proxy = settings.egress_proxy
         self._proxied = proxy is not None
         self._pool_options: dict[str, Any]

@@ -1,0 +1,80 @@
+"""The asyncio streams under httpcore: timeouts and failures arrive as httpcore's errors, and an
+idle connection the server has closed is seen as such before a request is sent down it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+
+import httpcore
+import pytest
+
+from alt.platform.egress.streams import AsyncioBackend
+from tests.helpers import free_port
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def keep(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    listener = await asyncio.start_server(keep, "127.0.0.1", 0)
+    yield listener.sockets[0].getsockname()[1], accepted
+    listener.close()
+
+
+async def test_an_idle_connection_closed_by_the_server_is_readable(
+    server: tuple[int, list[asyncio.StreamWriter]],
+) -> None:
+    port, accepted = server
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    await stream.write(b"ping", timeout=5)
+    await asyncio.sleep(0.05)
+    assert stream.get_extra_info("is_readable") is False
+    assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+
+    accepted[0].close()
+    await asyncio.sleep(0.05)
+    assert stream.get_extra_info("is_readable") is True
+    assert await stream.read(100, timeout=5) == b""
+    await stream.aclose()
+
+
+async def test_a_silent_server_is_a_read_timeout(
+    server: tuple[int, list[asyncio.StreamWriter]],
+) -> None:
+    port, _ = server
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    with pytest.raises(httpcore.ReadTimeout):
+        await stream.read(100, timeout=0.05)
+    await stream.aclose()
+
+
+async def test_nobody_listening_is_a_connect_error() -> None:
+    with pytest.raises(httpcore.ConnectError):
+        await AsyncioBackend().connect_tcp("127.0.0.1", free_port(), timeout=5)
+
+
+async def test_a_silent_tls_handshake_is_a_connect_timeout(
+    server: tuple[int, list[asyncio.StreamWriter]],
+) -> None:
+    port, _ = server
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    with pytest.raises(httpcore.ConnectTimeout):  # the server never answers the ClientHello
+        await stream.start_tls(ssl.create_default_context(), "x.test", timeout=0.1)
+
+
+async def test_a_tls_handshake_answered_in_plain_text_is_a_connect_error() -> None:
+    async def plain(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await writer.drain()
+
+    listener = await asyncio.start_server(plain, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    with pytest.raises(httpcore.ConnectError):
+        await stream.start_tls(ssl.create_default_context(), "x.test", timeout=5)
+    listener.close()
