@@ -4,7 +4,7 @@ and no new rows, or the new cursor and every row (REL-01). Refetching never dupl
 whose content changed is updated in place.
 
 Writes are set-based: a batch of fetch outcomes (`FeedWrite`) is a handful of statements
-however many feeds it holds, their rows travelling as arrays (one round trip, one plan each).
+however many feeds it holds, the entries travelling by COPY and the feed states as arrays.
 """
 
 from __future__ import annotations
