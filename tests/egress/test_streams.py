@@ -4,13 +4,16 @@ idle connection the server has closed is seen as such before a request is sent d
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator
 
 import httpcore
 import pytest
 
 from alt.platform.egress.streams import AsyncioBackend
+from tests.egress.support import CertAuthority
 from tests.helpers import free_port
 
 
@@ -78,3 +81,32 @@ async def test_a_tls_handshake_answered_in_plain_text_is_a_connect_error() -> No
     with pytest.raises(httpcore.ConnectError):
         await stream.start_tls(ssl.create_default_context(), "x.test", timeout=5)
     listener.close()
+
+
+async def test_closing_a_tls_connection_does_not_wait_for_a_silent_peer(ca: CertAuthority) -> None:
+    """A peer that never answers close_notify would hold the descriptor for the SSL shutdown
+    timeout (30 s) if closing waited for it."""
+    context = ca.server_context(["localhost"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    done = threading.Event()
+
+    def serve_then_stay_silent() -> None:
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True):
+            done.wait(10)  # handshake done; never reads again
+
+    server = threading.Thread(target=serve_then_stay_silent)
+    server.start()
+    try:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        client_context = ssl.create_default_context(cafile=str(ca.ca_file))
+        await stream.start_tls(client_context, "localhost", timeout=5)
+        sock = stream.get_extra_info("socket")
+        await stream.aclose()
+        await asyncio.sleep(0.1)
+        assert sock.fileno() == -1
+    finally:
+        done.set()
+        server.join()
+        listener.close()

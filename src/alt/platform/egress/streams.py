@@ -45,9 +45,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
-        # Closing never waits (a TLS peer may never answer close_notify): it is also what a
-        # cancelled request runs on its way out.
-        self._writer.close()
+        # Closing never waits: a TLS peer may never answer close_notify, and a close waiting for
+        # it would hold a descriptor for up to 30 s. It is also what a cancelled request runs
+        # on its way out. httpcore closes only connections it has finished with.
+        self._writer.transport.abort()
 
     async def start_tls(
         self,
@@ -59,10 +60,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             async with asyncio.timeout(timeout):
                 await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
         except TimeoutError:
-            self._writer.close()
+            self._writer.transport.abort()
             raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
         except (OSError, ssl.SSLError) as exc:
-            self._writer.close()
+            self._writer.transport.abort()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         return self
 
