@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
+from bench.ports import free_port
 from starlette.types import ASGIApp
 
 from alt.config import Settings, load_settings
@@ -26,13 +26,6 @@ URL_ENV = {
     "pre-processor-sidecar": "PRE_PROCESSOR_SIDECAR_URL",
     "auth-token-manager": "AUTH_TOKEN_MANAGER_URL",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def loopback_urls() -> dict[str, str]:

@@ -67,6 +67,7 @@ from alt.services import Database
 from bench.api.server import OFFSET_PAGE, PAGE
 from bench.api.server import PATH as OFFSET_PATH
 from bench.ingest.run import scratch_database
+from bench.ports import free_port
 
 KID = "bench-key"
 LUA = Path(__file__).with_name("load.lua")
@@ -197,15 +198,6 @@ class UserTokens:
             "csrf": True,
         }
         return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": KID})
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from psycopg import sql
 from alt.platform.migrate import migrate
 from alt.services import Database
 from bench.ingest.farm import expected_items, url_of
+from bench.ports import free_port
 
 ADMIN_URL = os.environ.get(
     "ALT_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -58,7 +59,9 @@ def farm(port: int, feeds: int) -> Iterator[None]:
         [sys.executable, "-m", "bench.ingest.farm", "--port", str(port), "--feeds", str(feeds)]
     )
     try:
-        for _ in range(600):  # it makes its feeds first (~0.2 ms each)
+        while True:  # it makes its feeds first (~0.2 ms each)
+            if process.poll() is not None:
+                raise RuntimeError(f"the feed farm exited ({process.returncode}) before serving")
             try:
                 httpx.get(f"http://127.0.0.1:{port}/feed/0", timeout=1)
                 break
@@ -126,7 +129,7 @@ Results = dict[str, list[dict[str, Any]]]
 
 def bench(feeds: int, alt_first: bool) -> tuple[Results, list[str]]:
     """One run of both fetchers over two rounds; their results and what they stored."""
-    port = 20000 + secrets.randbelow(20000)
+    port = free_port()
     lines = []
     with scratch_database() as alt_db, scratch_database() as naive_db, farm(port, feeds):
         migrate(alt_db, Database.APP)

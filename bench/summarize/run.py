@@ -26,7 +26,6 @@ import contextlib
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from bench.ports import free_port
 
 from alt.platform.service_tokens import HEADER, KeyRing, ServiceTokens, generate_key_file
 from alt.summaries.engines import default_model_path, make_engine
@@ -181,7 +181,7 @@ def _wait_up(url: str, process: subprocess.Popen[bytes], headers: dict[str, str]
 @contextlib.contextmanager
 def llama_cpp_server(threads: int) -> Iterator[str]:
     """llama.cpp's own OpenAI-compatible server with the local engine's model."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -212,7 +212,7 @@ def llama_cpp_server(threads: int) -> Iterator[str]:
 @contextlib.contextmanager
 def news_creator_server(threads: int) -> Iterator[tuple[str, Callable[[], dict[str, str]]]]:
     """news-creator (`alt serve`) with the local engine, and the headers a caller needs."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as home:
         keys = Path(home) / "keys.json"
         generate_key_file(keys)
@@ -246,13 +246,6 @@ def news_creator_server(threads: int) -> Iterator[tuple[str, Callable[[], dict[s
         finally:
             process.terminate()
             process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def main() -> None:
