@@ -11,7 +11,7 @@ from alt.feeds.discover import COMMON_FEED_PATHS, discover_feed_links
 from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError, FetchResult
-from alt.preprocessor import schedule, store
+from alt.preprocessor import store
 from alt.preprocessor.settings import IngestSettings
 
 MAX_CANDIDATES = 8
@@ -81,9 +81,6 @@ async def store_new_feed(
     pool: Pool, policy: IngestSettings, url: str, result: FetchResult, feed: ParsedFeed
 ) -> Found:
     now = datetime.now(UTC)
-    next_check = schedule.after_success(
-        now, policy, ttl_s=feed.ttl_seconds, max_age_s=schedule.cache_max_age_s(result.headers)
-    )
     async with pool.connection() as conn, conn.transaction():
         row = await (
             await conn.execute(
@@ -101,16 +98,6 @@ async def store_new_feed(
         assert row is not None
         feed_id: int = row["id"]
         inserted, _ = await store.write_alone(
-            conn,
-            store.Fetched(
-                feed_id,
-                feed,
-                etag=result.headers.get("etag"),
-                last_modified=result.headers.get("last-modified"),
-                status=result.status,
-                now=now,
-                next_check_at=next_check,
-                fetch_ms=round(result.elapsed_s * 1000),
-            ),
+            conn, store.Fetched.of(feed_id, feed, result, now, policy)
         )
     return Found(feed_id, url, feed.title, feed.site_url, inserted)

@@ -199,24 +199,8 @@ class FeedFetcher:
     async def _store(
         self, claim: Claim, result: FetchResult, feed: ParsedFeed, now: datetime
     ) -> Outcome:
-        next_check = schedule.after_success(
-            now,
-            self.policy,
-            ttl_s=feed.ttl_seconds,
-            max_age_s=schedule.cache_max_age_s(result.headers),
-        )
-        inserted, updated = await self.writer.write(
-            store.Fetched(
-                claim.id,
-                feed,
-                etag=result.headers.get("etag"),
-                last_modified=result.headers.get("last-modified"),
-                status=result.status,
-                now=now,
-                next_check_at=next_check,
-                fetch_ms=round(result.elapsed_s * 1000),
-            )
-        )
+        fetched = store.Fetched.of(claim.id, feed, result, now, self.policy)
+        inserted, updated = await self.writer.write(fetched)
         if inserted and self.on_new_articles is not None:
             self.on_new_articles()
         return Outcome(claim.id, inserted=inserted, updated=updated)

@@ -19,7 +19,10 @@ from psycopg.errors import DataError, IntegrityError
 
 from alt.feeds.parse import ParsedEntry, ParsedFeed
 from alt.platform.db import Connection
+from alt.platform.egress import FetchResult
 from alt.platform.logging import get_logger
+from alt.preprocessor import schedule
+from alt.preprocessor.settings import IngestSettings
 
 log = get_logger(__name__)
 
@@ -39,6 +42,33 @@ class Fetched:
     now: datetime
     next_check_at: datetime
     fetch_ms: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        feed_id: int,
+        feed: ParsedFeed,
+        result: FetchResult,
+        now: datetime,
+        policy: IngestSettings,
+    ) -> Fetched:
+        """What a successful fetch leaves: the entries, the new cursor, the next check."""
+        next_check = schedule.after_success(
+            now,
+            policy,
+            ttl_s=feed.ttl_seconds,
+            max_age_s=schedule.cache_max_age_s(result.headers),
+        )
+        return cls(
+            feed_id,
+            feed,
+            etag=result.headers.get("etag"),
+            last_modified=result.headers.get("last-modified"),
+            status=result.status,
+            now=now,
+            next_check_at=next_check,
+            fetch_ms=round(result.elapsed_s * 1000),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +97,18 @@ FeedWrite = Fetched | NotModified | Failed
 # tables). COPY formats rows in C; array parameters were formatted element by element in Python
 # (2.7 million elements for 10,000 feeds), and PostgreSQL spends less on a table scan than on
 # unnesting fourteen arrays.
-_STAGE = """
-CREATE TEMPORARY TABLE IF NOT EXISTS staged_entries (
-    feed_id int8, fetched_at timestamptz, hash bytea, guid text, url text, title text,
-    author text, content_html text, published_at timestamptz, content_hash bytea,
-    enclosures text, categories text, language text, excerpt text)
-ON COMMIT DELETE ROWS
-"""
-_STAGED_TYPES = (
-    "int8", "timestamptz", "bytea", "text", "text", "text", "text", "text", "timestamptz",
-    "bytea", "text", "text", "text", "text",
+_STAGED_COLUMNS = (
+    ("feed_id", "int8"), ("fetched_at", "timestamptz"), ("hash", "bytea"), ("guid", "text"),
+    ("url", "text"), ("title", "text"), ("author", "text"), ("content_html", "text"),
+    ("published_at", "timestamptz"), ("content_hash", "bytea"), ("enclosures", "text"),
+    ("categories", "text"), ("language", "text"), ("excerpt", "text"),
 )  # fmt: skip
+_STAGE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS staged_entries ("
+    + ", ".join(f"{name} {kind}" for name, kind in _STAGED_COLUMNS)
+    + ") ON COMMIT DELETE ROWS"
+)
+_STAGED_TYPES = [kind for _, kind in _STAGED_COLUMNS]
 _COPY = "COPY pg_temp.staged_entries FROM STDIN (FORMAT BINARY)"
 
 # New articles with a page to read are queued for full-text extraction on the way.
