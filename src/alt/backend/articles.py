@@ -48,8 +48,6 @@ MAX_CURSOR_CHARS = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_VERSION = "k1"
 
-__all__ = ["ArticleState", "router"]
-
 router = APIRouter(route_class=PrivateRoute, tags=["articles"])
 
 

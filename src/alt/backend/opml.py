@@ -29,6 +29,7 @@ from alt.backend.schemas import (
     ImportReport,
     ImportSkipped,
 )
+from alt.backend.storage.feeds import FeedRef
 from alt.backend.web import CurrentUser, Db, Limits, PrivateRoute
 from alt.feeds.opml import (
     MAX_OPML_BYTES,
@@ -88,6 +89,12 @@ def _parse(data: bytes) -> OpmlImport:
 
 def _title_for(subscription: OpmlSubscription) -> str:
     return subscription.title[:MAX_TITLE] if subscription.title else subscription.xml_url
+
+
+def _own_title(subscription: OpmlSubscription, feed: FeedRef) -> str | None:
+    """The file's name for the feed, as the user's own where it differs from the feed's."""
+    title = _title_for(subscription)
+    return None if title in (feed["title"], feed["url"]) else title
 
 
 @dataclass
@@ -160,11 +167,7 @@ async def import_opml(
         user_id,
         feed_ids=[feed["id"] for _, _, feed, _ in chosen],
         category_ids=[category["id"] if category else None for *_, category in chosen],
-        # The file's name for the feed is the user's own where it differs from the feed's.
-        titles=[
-            None if _title_for(s) in (feed["title"], url) else _title_for(s)
-            for url, s, feed, _ in chosen
-        ],
+        titles=[_own_title(s, feed) for _, s, feed, _ in chosen],
     )
 
     added: list[ImportedFeed] = []
