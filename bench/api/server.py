@@ -19,12 +19,13 @@ import uvicorn
 from fastapi import APIRouter, Query
 from starlette.types import ASGIApp
 
-from alt.backend.article_models import ArticlePage
 from alt.backend.articles import item_out
+from alt.backend.schemas import ArticlePage
 from alt.backend.service import parts
-from alt.backend.web import Context, CurrentUser, PrivateRoute, connection
+from alt.backend.web import CurrentUser, Db, PrivateRoute
 from alt.config import load_settings
 from alt.feeds.excerpt import EXCERPT_SOURCE_CHARS
+from alt.platform.db import autocommit
 from alt.platform.http_app import create_app
 from alt.platform.logging import configure_logging
 from alt.services import SERVICES
@@ -57,10 +58,10 @@ def offset_router() -> APIRouter:
 
     @r.get(PATH, response_model=ArticlePage)
     async def offset_page(
-        user: CurrentUser, ctx: Context, page: Annotated[int, Query(ge=0, le=10_000)] = 0
+        user: CurrentUser, db: Db, page: Annotated[int, Query(ge=0, le=10_000)] = 0
     ) -> ArticlePage:
         params: dict[str, Any] = {"user_id": user.id, "limit": PAGE + 1, "offset": page * PAGE}
-        async with connection(ctx) as conn:
+        async with autocommit(db) as conn:
             rows = await (await conn.execute(OFFSET_PAGE, params)).fetchall()
         more = len(rows) > PAGE
         return ArticlePage(

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from alt.backend import articles as articles_module
 from alt.backend import stats
-from alt.backend.articles import ArticleState
+from alt.backend.storage import articles as stored_articles
+from alt.backend.storage import stats as stored_stats
+from alt.backend.storage.articles import ArticleState
 from alt.platform.identity import USER_TOKEN_HEADER
 from tests.backend.conftest import BackendStack
 from tests.backend.test_articles import NOW, Reader, add_articles, newest_first, reader
@@ -247,15 +248,15 @@ async def test_lists_and_counts_stay_quick_on_thousands_of_articles(
         print(f"{name:22} p50 {statistics.median(values):6.1f} ms  p95 {_p(values, 0.95):6.1f} ms")
         assert statistics.median(values) < 250, (name, values)
     # The list and counts statements themselves, as PostgreSQL runs them.
-    params = articles_module.list_params(alice.id, feed_id=None, category_id=None, cursor=None)
+    params = stored_articles.list_params(alice.id, feed_id=None, category_id=None, after=None)
     for name, sql in (
         (
             "unread list SQL",
-            articles_module.list_queries(
+            stored_articles.list_queries(
                 ArticleState.unread, limit=20, keyset=False, feed=False, category=False
             )[0],
         ),
-        ("unread counts SQL", stats._COUNTS),
+        ("unread counts SQL", stored_stats._COUNTS),
     ):
         plan = stack.app("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
         print(f"{name:22} {plan[0]['QUERY PLAN'][0]['Execution Time']:6.2f} ms in PostgreSQL")

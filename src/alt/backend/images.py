@@ -46,9 +46,9 @@ import stat
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from selectolax.lexbor import LexborHTMLParser
@@ -297,39 +297,48 @@ class ImageProxy:
         return self._client
 
 
-def router(proxy: ImageProxy) -> APIRouter:
-    r = APIRouter(route_class=ImageRoute, tags=["images"])
+IMAGE_PROXY_STATE = "image_proxy"
+"""Where `alt.backend.service` puts the `ImageProxy` on the app's state."""
 
-    @r.get(
-        BACKEND_PREFIX + "/{signature}/{encoded_url}",
-        response_class=Response,
-        responses={
-            200: {"content": {"image/*": {}}, "description": "The image."},
-            403: {"description": "Not a URL we signed, or an address we do not fetch."},
-            404: {"description": "The image's site does not have it."},
-            415: {"description": "Not a raster image (SVG included)."},
-            502: {"description": "The image's site failed, or the image is over the size cap."},
-            504: {"description": "The image's site did not answer in time."},
-        },
+
+async def image_proxy(request: Request) -> ImageProxy:
+    proxy: ImageProxy = getattr(request.app.state, IMAGE_PROXY_STATE)
+    return proxy
+
+
+Proxy = Annotated[ImageProxy, Depends(image_proxy)]
+
+router = APIRouter(route_class=ImageRoute, tags=["images"])
+
+
+@router.get(
+    BACKEND_PREFIX + "/{signature}/{encoded_url}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/*": {}}, "description": "The image."},
+        403: {"description": "Not a URL we signed, or an address we do not fetch."},
+        404: {"description": "The image's site does not have it."},
+        415: {"description": "Not a raster image (SVG included)."},
+        502: {"description": "The image's site failed, or the image is over the size cap."},
+        504: {"description": "The image's site did not answer in time."},
+    },
+)
+async def image(signature: str, encoded_url: str, proxy: Proxy) -> Response:
+    """An article image, fetched for a URL that we signed (`sign_image_url`)."""
+    url = verify(proxy.key, signature, encoded_url)
+    if url is None:
+        raise AltError(403, "bad_signature", "This image link is not valid.")
+    try:
+        result = await proxy.client.fetch(url, kind="image")
+    except FetchError as exc:
+        raise _refusal(exc) from None
+    declared = result.content_type or ""
+    sniffed = raster_type(result.body)
+    if not declared.startswith("image/") or "svg" in declared or sniffed is None:
+        log.info("image_refused", declared=declared[:64])
+        raise AltError(415, "not_an_image", "Only raster images are relayed.")
+    return Response(
+        result.body,
+        media_type=sniffed,
+        headers={"Cache-Control": CACHE_IMAGE, "ETag": f'"{signature}"'},
     )
-    async def image(signature: str, encoded_url: str) -> Response:
-        """An article image, fetched for a URL that we signed (`sign_image_url`)."""
-        url = verify(proxy.key, signature, encoded_url)
-        if url is None:
-            raise AltError(403, "bad_signature", "This image link is not valid.")
-        try:
-            result = await proxy.client.fetch(url, kind="image")
-        except FetchError as exc:
-            raise _refusal(exc) from None
-        declared = result.content_type or ""
-        sniffed = raster_type(result.body)
-        if not declared.startswith("image/") or "svg" in declared or sniffed is None:
-            log.info("image_refused", declared=declared[:64])
-            raise AltError(415, "not_an_image", "Only raster images are relayed.")
-        return Response(
-            result.body,
-            media_type=sniffed,
-            headers={"Cache-Control": CACHE_IMAGE, "ETag": f'"{signature}"'},
-        )
-
-    return r

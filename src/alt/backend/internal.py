@@ -12,7 +12,9 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from alt.backend.web import Context, PrivateRoute, pool_of
+from alt.backend import storage
+from alt.backend.web import Db, PrivateRoute
+from alt.platform.db import transaction
 from alt.platform.errors import AltError
 from alt.platform.logging import get_logger
 
@@ -20,36 +22,20 @@ log = get_logger(__name__)
 
 AUTH_SERVICE = "auth-service"
 
-# Children first. Inoreader's own tables hang off the account and go with it (ON DELETE
-# CASCADE); shared rows (feeds, articles) are nobody's and stay.
-_PURGE = [
-    ("favorites", "DELETE FROM favorites WHERE user_id = %(user_id)s"),
-    ("read_states", "DELETE FROM read_states WHERE user_id = %(user_id)s"),
-    ("subscriptions", "DELETE FROM subscriptions WHERE user_id = %(user_id)s"),
-    ("categories", "DELETE FROM categories WHERE user_id = %(user_id)s"),
-    ("inoreader_accounts", "DELETE FROM inoreader_accounts WHERE user_id = %(user_id)s"),
-]
+router = APIRouter(route_class=PrivateRoute, tags=["internal"])
 
 
-def router() -> APIRouter:
-    r = APIRouter(route_class=PrivateRoute, tags=["internal"])
-
-    @r.delete(
-        "/v1/internal/users/{user_id}",
-        status_code=204,
-        response_class=Response,
-        responses={403: {"description": "the caller is not auth-service"}},
-    )
-    async def purge_user(user_id: uuid.UUID, request: Request, ctx: Context) -> Response:
-        """Delete every application row of a deleted user (auth-service only)."""
-        if getattr(request.state, "caller", None) != AUTH_SERVICE:
-            raise AltError(403, "forbidden", "Only auth-service may delete a user's data.")
-        counts: dict[str, int] = {}
-        async with pool_of(ctx).connection() as conn:
-            for table, statement in _PURGE:
-                cursor = await conn.execute(statement, {"user_id": user_id})
-                counts[table] = cursor.rowcount
-        log.info("user_data_purged", user_id=str(user_id), **counts)
-        return Response(status_code=204)
-
-    return r
+@router.delete(
+    "/v1/internal/users/{user_id}",
+    status_code=204,
+    response_class=Response,
+    responses={403: {"description": "the caller is not auth-service"}},
+)
+async def purge_user(user_id: uuid.UUID, request: Request, db: Db) -> Response:
+    """Delete every application row of a deleted user (auth-service only)."""
+    if getattr(request.state, "caller", None) != AUTH_SERVICE:
+        raise AltError(403, "forbidden", "Only auth-service may delete a user's data.")
+    async with transaction(db) as conn:
+        counts = await storage.purge.user_data(conn, user_id)
+    log.info("user_data_purged", user_id=str(user_id), **counts)
+    return Response(status_code=204)

@@ -14,24 +14,23 @@ empty account gives the same subscriptions, titles and categories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow
 from starlette.datastructures import UploadFile
 
+from alt.backend import storage
 from alt.backend.discovery import UrlRefused, feed_url
-from alt.backend.models import (
+from alt.backend.schemas import (
     MAX_TITLE,
     ImportedFeed,
     ImportFailed,
     ImportReport,
     ImportSkipped,
 )
-from alt.backend.subscriptions import notify_feeds_due
-from alt.backend.web import Context, CurrentUser, PrivateRoute, pool_of
+from alt.backend.storage.feeds import FeedRef
+from alt.backend.web import CurrentUser, Db, Limits, PrivateRoute
 from alt.feeds.opml import (
     MAX_OPML_BYTES,
     OpmlError,
@@ -40,6 +39,7 @@ from alt.feeds.opml import (
     parse_opml,
     render_opml,
 )
+from alt.platform.db import Connection, autocommit, transaction
 from alt.platform.egress import FetchLimits
 from alt.platform.errors import AltError
 
@@ -47,50 +47,7 @@ OPML_MEDIA_TYPE = "application/xml"
 EXPORT_FILENAME = "alt-subscriptions.opml"
 FILE_FIELD = "file"
 
-_ONE_AT_A_TIME = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
-
-_NEW_CATEGORIES = """
-INSERT INTO categories (user_id, name)
-SELECT %(user_id)s, name FROM unnest(%(names)s::text[]) AS n (name)
-ON CONFLICT (user_id, lower(name)) DO NOTHING
-"""
-
-# Each name of the file to its folder, matched the way the unique index matches (lower() of
-# the database, which is not always Python's).
-_CATEGORY_IDS = """
-SELECT n.name AS wanted, c.id, c.name
-  FROM unnest(%(names)s::text[]) AS n (name)
-  JOIN categories c ON c.user_id = %(user_id)s AND lower(c.name) = lower(n.name)
-"""
-
-# New feeds are due at once (next_check_at defaults to now()). Only the URL comes from the
-# file: a feed row is shared, so one user's file must not name it (or its site) for others;
-# the file's title becomes the importing user's own title of the feed instead.
-_NEW_FEEDS = """
-INSERT INTO feeds (url) SELECT unnest(%(urls)s::text[])
-ON CONFLICT (url) DO NOTHING
-"""
-
-_FEED_IDS = "SELECT id, url, title FROM feeds WHERE url = ANY (%(urls)s::text[])"
-
-_SUBSCRIBE = """
-INSERT INTO subscriptions (user_id, feed_id, category_id, title)
-SELECT %(user_id)s, feed_id, category_id, title
-  FROM unnest(%(feed_ids)s::bigint[], %(category_ids)s::bigint[], %(titles)s::text[])
-       AS n (feed_id, category_id, title)
-ON CONFLICT (user_id, feed_id) DO NOTHING
-RETURNING id, feed_id
-"""
-
-_EXPORT = """
-SELECT f.url, coalesce(s.title, nullif(f.title, ''), f.url) AS title, f.site_url,
-       c.name AS category
-  FROM subscriptions s
-  JOIN feeds f ON f.id = s.feed_id
-  LEFT JOIN categories c ON c.id = s.category_id AND c.user_id = s.user_id
- WHERE s.user_id = %(user_id)s
- ORDER BY lower(c.name) NULLS FIRST, s.id
-"""
+router = APIRouter(route_class=PrivateRoute, tags=["opml"])
 
 
 async def _read_upload(request: Request) -> bytes:
@@ -134,93 +91,87 @@ def _title_for(subscription: OpmlSubscription) -> str:
     return subscription.title[:MAX_TITLE] if subscription.title else subscription.xml_url
 
 
-async def _category_ids(
-    conn: AsyncConnection[DictRow], user_id: Any, names: Iterable[str]
-) -> dict[str, tuple[int, str]]:
-    """Each category name of the file -> (id, name as stored), creating the missing ones (a
-    new folder is named as the file first spells it)."""
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return {}
-    params = {"user_id": user_id, "names": wanted}
-    await conn.execute(_NEW_CATEGORIES, params)
-    rows = await (await conn.execute(_CATEGORY_IDS, params)).fetchall()
-    return {row["wanted"]: (row["id"], row["name"]) for row in rows}
+def _own_title(subscription: OpmlSubscription, feed: FeedRef) -> str | None:
+    """The file's name for the feed, as the user's own where it differs from the feed's."""
+    title = _title_for(subscription)
+    return None if title in (feed["title"], feed["url"]) else title
 
 
-async def import_opml(
-    conn: AsyncConnection[DictRow], user_id: Any, parsed: OpmlImport, limits: FetchLimits
-) -> ImportReport:
-    skipped: list[ImportSkipped] = []
-    failed: list[ImportFailed] = []
+@dataclass
+class Screened:
+    """A file's feeds sorted before anything is stored: those to subscribe to (by URL, in the
+    file's order), and those skipped or failed, with why."""
+
+    wanted: dict[str, OpmlSubscription] = field(default_factory=dict)
+    skipped: list[ImportSkipped] = field(default_factory=list)
+    failed: list[ImportFailed] = field(default_factory=list)
+
+
+def screen(parsed: OpmlImport, limits: FetchLimits) -> Screened:
+    """What the parser refused, the URLs the egress policy refuses, and the file's repeats
+    are set aside; the rest is wanted, under the URL the fetcher would use."""
+    out = Screened()
     for rejected in parsed.rejected:
         if rejected.reason.startswith("duplicate"):
-            skipped.append(
+            out.skipped.append(
                 ImportSkipped(url=rejected.xml_url, title=rejected.title, reason=rejected.reason)
             )
         else:
-            failed.append(
+            out.failed.append(
                 ImportFailed(url=rejected.xml_url, title=rejected.title, reason=rejected.reason)
             )
-    wanted: dict[str, OpmlSubscription] = {}
     for subscription in parsed.subscriptions:
         try:
             url = feed_url(subscription.xml_url, limits)
         except UrlRefused as exc:
-            failed.append(
+            out.failed.append(
                 ImportFailed(url=subscription.xml_url, title=subscription.title, reason=exc.message)
             )
             continue
-        if url in wanted:
-            skipped.append(
+        if url in out.wanted:
+            out.skipped.append(
                 ImportSkipped(
                     url=url, title=subscription.title, reason="duplicate: already in this file"
                 )
             )
             continue
-        wanted[url] = subscription
-    if not wanted:
-        return ImportReport(added=[], skipped=skipped, failed=failed, warnings=parsed.warnings)
+        out.wanted[url] = subscription
+    return out
 
-    # One import at a time per user (a double-clicked upload waits instead of racing).
-    await conn.execute(_ONE_AT_A_TIME, {"key": f"alt-backend:opml-import:{user_id}"})
-    categories = await _category_ids(
+
+async def import_opml(
+    conn: Connection, user_id: Any, parsed: OpmlImport, limits: FetchLimits
+) -> ImportReport:
+    """Subscribe the user to the file's feeds, making the missing feeds and categories. Run
+    in a transaction: the import is whole or not at all, and one at a time per user (a
+    double-clicked upload waits instead of racing)."""
+    screened = screen(parsed, limits)
+    wanted, skipped = screened.wanted, screened.skipped
+    if not wanted:
+        return ImportReport(
+            added=[], skipped=skipped, failed=screened.failed, warnings=parsed.warnings
+        )
+
+    await storage.subscriptions.one_import_at_a_time(conn, user_id)
+    categories = await storage.categories.ensure(
         conn, user_id, (s.category for s in wanted.values() if s.category)
     )
-    urls = sorted(wanted)  # one order for every import: concurrent ones do not deadlock
-    await conn.execute(_NEW_FEEDS, {"urls": urls})
-    feeds = {
-        row["url"]: row for row in await (await conn.execute(_FEED_IDS, {"urls": urls})).fetchall()
-    }
-
-    feed_ids: list[int] = []
-    category_ids: list[int | None] = []
-    titles: list[str | None] = []
-    for url, subscription in wanted.items():
-        feed = feeds[url]
-        category = categories.get(subscription.category) if subscription.category else None
-        title = _title_for(subscription)
-        feed_ids.append(feed["id"])
-        category_ids.append(category[0] if category else None)
-        # The file's name for the feed is the user's own where it differs from the feed's.
-        titles.append(None if title in (feed["title"], url) else title)
-    rows = await (
-        await conn.execute(
-            _SUBSCRIBE,
-            {
-                "user_id": user_id,
-                "feed_ids": feed_ids,
-                "category_ids": category_ids,
-                "titles": titles,
-            },
-        )
-    ).fetchall()
-    made = {row["feed_id"]: row["id"] for row in rows}
+    # One order for every import: concurrent ones do not deadlock.
+    feeds = await storage.feeds.add_urls(conn, sorted(wanted))
+    chosen = [
+        (url, s, feeds[url], categories.get(s.category) if s.category else None)
+        for url, s in wanted.items()
+    ]
+    made = await storage.subscriptions.add_many(
+        conn,
+        user_id,
+        feed_ids=[feed["id"] for _, _, feed, _ in chosen],
+        category_ids=[category["id"] if category else None for *_, category in chosen],
+        titles=[_own_title(s, feed) for _, s, feed, _ in chosen],
+    )
 
     added: list[ImportedFeed] = []
-    for url, subscription in wanted.items():
-        feed = feeds[url]
-        category = categories.get(subscription.category) if subscription.category else None
+    for url, subscription, feed, category in chosen:
         if feed["id"] in made:
             added.append(
                 ImportedFeed(
@@ -228,7 +179,7 @@ async def import_opml(
                     feed_id=feed["id"],
                     url=url,
                     title=_title_for(subscription),
-                    category=category[1] if category else None,
+                    category=category["name"] if category else None,
                 )
             )
         else:
@@ -236,72 +187,70 @@ async def import_opml(
                 ImportSkipped(url=url, title=subscription.title, reason="already subscribed")
             )
     if added:
-        await notify_feeds_due(conn)
-    return ImportReport(added=added, skipped=skipped, failed=failed, warnings=parsed.warnings)
+        await storage.feeds.notify_due(conn)
+    return ImportReport(
+        added=added, skipped=skipped, failed=screened.failed, warnings=parsed.warnings
+    )
 
 
-def router(limits: FetchLimits) -> APIRouter:
-    r = APIRouter(route_class=PrivateRoute, tags=["opml"])
-
-    @r.post(
-        "/v1/opml/import",
-        response_model=ImportReport,
-        openapi_extra={
-            "requestBody": {
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
-                        }
-                    },
-                    "application/xml": {"schema": {"type": "string"}},
-                    "text/x-opml": {"schema": {"type": "string"}},
-                }
+@router.post(
+    "/v1/opml/import",
+    response_model=ImportReport,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                    }
+                },
+                "application/xml": {"schema": {"type": "string"}},
+                "text/x-opml": {"schema": {"type": "string"}},
             }
-        },
-        responses={
-            400: {"description": "a malformed multipart body"},
-            413: {"description": "larger than 1 MiB"},
-            422: {"description": "not an OPML file"},
+        }
+    },
+    responses={
+        400: {"description": "a malformed multipart body"},
+        413: {"description": "larger than 1 MiB"},
+        422: {"description": "not an OPML file"},
+    },
+)
+async def import_file(request: Request, user: CurrentUser, db: Db, limits: Limits) -> ImportReport:
+    """Import an OPML file (multipart field `file`, or the raw body); feeds are fetched
+    later, in the background."""
+    parsed = _parse(await _read_upload(request))
+    async with transaction(db) as conn:
+        return await import_opml(conn, user.id, parsed, limits)
+
+
+@router.get(
+    "/v1/opml/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {OPML_MEDIA_TYPE: {}},
+            "description": "the caller's subscriptions as OPML 2.0",
+        }
+    },
+)
+async def export_file(user: CurrentUser, db: Db) -> Response:
+    async with autocommit(db) as conn:
+        rows = await storage.subscriptions.for_export(conn, user.id)
+    document = render_opml(
+        OpmlSubscription(
+            xml_url=row["url"],
+            title=row["title"],
+            html_url=row["site_url"],
+            category=row["category"],
+        )
+        for row in rows
+    )
+    return Response(
+        document,
+        media_type=f"{OPML_MEDIA_TYPE}; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',
+            "X-Content-Type-Options": "nosniff",
         },
     )
-    async def import_file(request: Request, user: CurrentUser, ctx: Context) -> ImportReport:
-        """Import an OPML file (multipart field `file`, or the raw body); feeds are fetched
-        later, in the background."""
-        parsed = _parse(await _read_upload(request))
-        async with pool_of(ctx).connection() as conn:
-            return await import_opml(conn, user.id, parsed, limits)
-
-    @r.get(
-        "/v1/opml/export",
-        response_class=Response,
-        responses={
-            200: {
-                "content": {OPML_MEDIA_TYPE: {}},
-                "description": "the caller's subscriptions as OPML 2.0",
-            }
-        },
-    )
-    async def export_file(user: CurrentUser, ctx: Context) -> Response:
-        async with pool_of(ctx).connection() as conn:
-            rows = await (await conn.execute(_EXPORT, {"user_id": user.id})).fetchall()
-        document = render_opml(
-            OpmlSubscription(
-                xml_url=row["url"],
-                title=row["title"],
-                html_url=row["site_url"],
-                category=row["category"],
-            )
-            for row in rows
-        )
-        return Response(
-            document,
-            media_type=f"{OPML_MEDIA_TYPE}; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
-
-    return r

@@ -6,14 +6,24 @@ detail, read state and stars, unread counts, stats (once and as a stream), the i
 (`alt.backend.images`), per-address and per-user rate limits and request deadlines
 (`alt.platform.ratelimit`), and the purge of a deleted user's data for auth-service.
 `not_built` lists what is still missing.
+
+The routes are module-level handlers (one module per resource) over `alt.backend.storage`,
+which holds the SQL; what they share per app (the egress policy, the image proxy, the stats
+stream's pace) is made here once and put on the app's state.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from alt.backend import articles, categories, images, internal, marks, opml, stats, subscriptions
+from alt.backend.web import FETCH_LIMITS_STATE
 from alt.config import Settings
 from alt.platform.egress import FetchLimits
 from alt.platform.http_app import ServiceParts
@@ -27,19 +37,37 @@ GUARD_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
+def _on_state(shared: dict[str, Any]) -> Any:
+    """A lifespan that puts `shared` on the app's state, where the handlers' dependencies
+    find it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for name, value in shared.items():
+            setattr(app.state, name, value)
+        yield
+
+    return lifespan
+
+
 def parts(settings: Settings) -> ServiceParts:
     # The egress policy (ALT_FETCH_*), to refuse URLs the fetcher would refuse, with the reason.
     limits = FetchLimits()
     image_proxy = images.ImageProxy(settings, limits)
+    shared = {
+        FETCH_LIMITS_STATE: limits,
+        images.IMAGE_PROXY_STATE: image_proxy,
+        stats.STREAM_TIMING_STATE: stats.StreamTiming.from_env(),
+    }
     routers = [
-        subscriptions.router(limits),
-        categories.router(),
-        opml.router(limits),
-        articles.router(),
-        marks.router(),
-        stats.router(),
-        images.router(image_proxy),
-        internal.router(),
+        subscriptions.router,
+        categories.router,
+        opml.router,
+        articles.router,
+        marks.router,
+        stats.router,
+        images.router,
+        internal.router,
     ]
     for router in routers:
         for route in router.routes:
@@ -47,7 +75,7 @@ def parts(settings: Settings) -> ServiceParts:
                 for status, doc in GUARD_RESPONSES.items():
                     route.responses.setdefault(status, doc)
     return ServiceParts(
-        routers=routers,
+        routers=[APIRouter(lifespan=_on_state(shared)), *routers],
         lifecycles=[image_proxy.lifecycle],
         # Rate limits first: a refused request costs no handler time.
         middleware=[Middleware(RateLimit, service=SERVICE), Middleware(Deadline, service=SERVICE)],

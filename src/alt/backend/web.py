@@ -5,19 +5,24 @@ carries `Cache-Control: private, no-store`: per-user data is never kept by a sha
 by the browser. The caller is known only through `current_user` (a verified user token); every
 query is scoped to that user's id in the SQL itself, and another user's object answers exactly
 like a missing one (404).
+
+Handlers are module-level functions that take what they use as parameters (the user, the
+database's pool `Db`, the egress policy `Limits`), so that each can be called alone; each says
+at its call whether its statements run in autocommit or in one transaction
+(`alt.platform.db`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
-from psycopg.pq import TransactionStatus
 
+from alt.backend import storage
 from alt.platform.db import Connection, Pool
+from alt.platform.egress import FetchLimits
 from alt.platform.errors import AltError, answer_error
 from alt.platform.http_app import ServiceContext
 from alt.platform.identity import User, current_user
@@ -48,9 +53,11 @@ class PrivateRoute(APIRoute):
         return private
 
 
+# The dependencies are async: FastAPI runs a plain `def` dependency in a worker thread, a
+# hand-off that costs more than these lookups on every request.
+
+
 async def service_context(request: Request) -> ServiceContext:
-    # async: FastAPI runs a plain `def` dependency in a worker thread, a hand-off that costs
-    # more than this lookup on every request.
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
@@ -65,22 +72,35 @@ def pool_of(ctx: ServiceContext) -> Pool:
     return ctx.pool
 
 
-@asynccontextmanager
-async def connection(ctx: ServiceContext) -> AsyncIterator[Connection]:
-    """A pooled connection on which every statement commits by itself: for handlers whose
-    every statement stands alone (each is atomic, none needs another's snapshot). It saves the
-    BEGIN and COMMIT round trips a transaction costs, two of the three a read takes."""
-    async with pool_of(ctx).connection() as conn:
-        await conn.set_autocommit(True)
-        try:
-            yield conn
-        finally:
-            # The pool expects its own setting back. A connection left busy (a cancelled
-            # statement) or broken is not reused by the pool, so nothing is left to restore.
-            if conn.info.transaction_status is TransactionStatus.IDLE:
-                await conn.set_autocommit(False)
+async def database(request: Request) -> Pool:
+    return pool_of(request.app.state.ctx)
+
+
+Db = Annotated[Pool, Depends(database)]
+
+FETCH_LIMITS_STATE = "fetch_limits"
+"""Where `alt.backend.service` puts the egress policy on the app's state."""
+
+
+async def fetch_limits(request: Request) -> FetchLimits:
+    limits: FetchLimits = getattr(request.app.state, FETCH_LIMITS_STATE)
+    return limits
+
+
+Limits = Annotated[FetchLimits, Depends(fetch_limits)]
+"""The egress policy, to refuse URLs that the fetcher would refuse, with the reason."""
 
 
 def not_found(what: str) -> AltError:
     """The one answer for "missing" and "someone else's"."""
     return AltError(404, "not_found", f"No such {what}.")
+
+
+async def check_scope(
+    conn: Connection, user_id: Any, *, feed_id: int | None = None, category_id: int | None = None
+) -> None:
+    """404 unless the caller subscribes to the feed and has the category (those given)."""
+    if feed_id is not None and not await storage.subscriptions.has_feed(conn, user_id, feed_id):
+        raise not_found("feed")
+    if category_id is not None and not await storage.categories.exists(conn, user_id, category_id):
+        raise not_found("category")
