@@ -604,12 +604,35 @@ class CertAuthority:
 
 
 TINYPROXY_INSTALL = "apt-get install -y tinyproxy"
+DEPLOY = Path(__file__).parents[2] / "deploy" / "egress"
+
+
+def shipped_tinyproxy_config(port: int) -> list[str]:
+    """deploy/egress/tinyproxy.conf as shipped, but listening on `port` and reading the shipped
+    filter file where it lies in the repository."""
+    lines = (DEPLOY / "tinyproxy.conf").read_text().splitlines()
+    ports = [i for i, line in enumerate(lines) if line.startswith("Port ")]
+    filters = [i for i, line in enumerate(lines) if line.startswith("Filter ")]
+    assert len(ports) == len(filters) == 1, "the shipped config changed shape"
+    lines[ports[0]] = f"Port {port}"
+    lines[filters[0]] = f'Filter "{DEPLOY / "tinyproxy.filter"}"'
+    return lines
 
 
 class Tinyproxy:
-    """Debian's tinyproxy on a loopback port, with its own config and log file."""
+    """Debian's tinyproxy on a loopback port, with its own log file and config: a test config
+    that admits every destination, or with `shipped=True` Alt's shipped one (plus `extra`
+    lines)."""
 
-    def __init__(self, directory: Path, *, user: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        shipped: bool = False,
+        extra: Iterable[str] = (),
+    ):
         binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
         if not Path(binary).exists():
             raise RuntimeError(f"tinyproxy is not installed; run: {TINYPROXY_INSTALL}")
@@ -622,14 +645,11 @@ class Tinyproxy:
         self.conf = directory / "tinyproxy.conf"
         self.proc: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"Port {self.port}",
-            "Listen 127.0.0.1",
-            "Timeout 30",
-            f'LogFile "{self.log_file}"',
-            "LogLevel Info",
-            "MaxClients 100",
-        ]
+        if shipped:
+            lines = shipped_tinyproxy_config(self.port)
+        else:
+            lines = [f"Port {self.port}", "Listen 127.0.0.1", "Timeout 30", "MaxClients 100"]
+        lines += [f'LogFile "{self.log_file}"', "LogLevel Info", *extra]
         if user is not None:
             lines.append(f"BasicAuth {user} {password}")
         self.conf.write_text("\n".join(lines) + "\n")

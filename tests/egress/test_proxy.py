@@ -1,10 +1,12 @@
-"""ALT_EGRESS_PROXY with a real forward proxy on loopback: Debian's tinyproxy, with its own
-config and log file (needs `apt-get install -y tinyproxy`).
+"""ALT_EGRESS_PROXY with a real forward proxy on loopback: Debian's tinyproxy, with a test
+config that admits loopback destinations, and its log file (needs `apt-get install -y tinyproxy`).
 
-Proves from tinyproxy's log that every request went through it (absolute-form GET for http,
-CONNECT for https), that with the proxy down nothing is sent directly (REL-06, SSRF-05), that
-proxy credentials never reach an origin (S18, SSRF-10), that environment proxies, NO_PROXY and
-.netrc are ignored (S20, SSRF-06), and that the destination policy still applies (SSRF-08).
+Proves from tinyproxy's log that every request went through it, as a CONNECT tunnel to the
+address the client resolved and checked (never a name), while the site still sees its own name in
+Host and SNI; that with the proxy down nothing is sent directly (REL-06, SSRF-05), that proxy
+credentials never reach an origin (S18, SSRF-10), that environment proxies, NO_PROXY and .netrc
+are ignored (S20, SSRF-06), and that the destination policy is the client's own, checked before
+the proxy is asked (SSRF-08). The shipped proxy configs are tested in test_proxy_config.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 import structlog
 
 from alt.platform.egress import FetchError, FetchLimits
-from alt.platform.egress.network import ProxyBackend
+from alt.platform.egress.network import ProxyTunnel
 from alt.platform.egress.streams import AsyncioBackend
 from tests.egress.conftest import MakeClient, fast_limits
 from tests.egress.support import Canary, CertAuthority, Origin, StubDNS, Tinyproxy
@@ -34,6 +36,12 @@ def tinyproxy(tmp_path: Path) -> Iterator[Tinyproxy]:
     proxy.start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+def localhost_resolves(dns: StubDNS) -> None:
+    """As the system resolver does; the client resolves names itself, also through a proxy."""
+    dns.add("localhost", "127.0.0.1")
 
 
 def limits_for(ca: CertAuthority, *origins: Origin, **overrides: object) -> FetchLimits:
@@ -57,17 +65,16 @@ async def test_every_request_goes_through_the_proxy(
 
     lines = tinyproxy.requests()
     assert lines == [
-        f"GET http://127.0.0.1:{origin.port}/feed.xml HTTP/1.1",
-        f"CONNECT localhost:{tls_origin.port} HTTP/1.1",
-        f"GET http://127.0.0.1:{origin.port}/redirect?to={to} HTTP/1.1",
-        f"CONNECT localhost:{tls_origin.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{tls_origin.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{tls_origin.port} HTTP/1.1",
     ]
-    # Every request the origins saw came through the proxy: the plain ones carry its Via
-    # header, the TLS ones arrived in its tunnels (one CONNECT each, counted above).
-    assert len(origin.requests) == 2
-    assert all("tinyproxy" in (r.header("via") or "") for r in origin.requests)
-    assert len(tls_origin.requests) == 2
+    # Every connection the origins saw was one of the proxy's tunnels (one CONNECT each).
+    assert origin.connections == len(origin.requests) == 2
+    assert tls_origin.connections == len(tls_origin.requests) == 2
     assert tls_origin.sni == ["localhost", "localhost"]
+    assert [r.host for r in tls_origin.requests] == [f"localhost:{tls_origin.port}"] * 2
     for request in origin.requests + tls_origin.requests:
         assert not request.has_header("proxy-authorization")
         assert not request.has_header("authorization")
@@ -117,7 +124,7 @@ async def test_rel06_proxy_outage_and_return(
     tinyproxy.start()
     assert (await client.fetch(url, kind="feed")).status == 200
     assert len(origin.requests) == 2
-    assert tinyproxy.requests().count(f"GET {url} HTTP/1.1") == 2
+    assert tinyproxy.requests().count(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1") == 2
 
 
 async def test_s18_proxy_credentials_never_reach_origins(
@@ -143,7 +150,7 @@ async def test_s18_proxy_credentials_never_reach_origins(
         assert not any(r.has_header("proxy-authorization") for r in other.requests)
         assert tinyproxy.requests() == [
             f"CONNECT 127.0.0.1:{tls_origin.port} HTTP/1.1",
-            f"CONNECT localhost:{other.port} HTTP/1.1",
+            f"CONNECT 127.0.0.1:{other.port} HTTP/1.1",
         ]
     finally:
         await other.close()
@@ -159,10 +166,11 @@ async def test_proxy_requires_the_credentials_we_send(
     assert caught.value.reason == "proxy"
     assert caught.value.status in (401, 407)
     assert "wrong" not in caught.value.message
-    # Plain http: tinyproxy 1.11 answers the forwarded request itself with 401 (not 407), which
-    # the client cannot tell from an origin's 401; either way nothing reached the origin.
+    # Plain http goes through a tunnel too, so the refusal is the proxy's answer to CONNECT
+    # (tinyproxy 1.11 answers 401, not 407), never mistaken for an origin's status.
     with pytest.raises(FetchError) as caught:
         await client.fetch(f"http://localhost:{origin.port}/", kind="feed")
+    assert caught.value.reason == "proxy"
     assert caught.value.status in (401, 407)
     assert origin.connections == 0
 
@@ -194,7 +202,7 @@ async def test_s20_environment_proxies_and_netrc_are_ignored(
     # Proxy mode: only the configured proxy, although NO_PROXY names the destination.
     proxied = make_client(limits_for(ca, origin), proxy=tinyproxy.url, real_network=True)
     result = await proxied.fetch(f"http://127.0.0.1:{origin.port}/echo", kind="page")
-    assert tinyproxy.requests() == [f"GET http://127.0.0.1:{origin.port}/echo HTTP/1.1"]
+    assert tinyproxy.requests() == [f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1"]
     seen = {name.lower() for name, _ in json.loads(result.body)["headers"]}
     assert "authorization" not in seen
 
@@ -238,7 +246,7 @@ async def test_ssrf08_policy_still_applies_with_a_proxy(
     with pytest.raises(FetchError) as caught:
         await client.fetch(f"http://127.0.0.1:{origin.port}/redirect?to={to}", kind="feed")
     assert caught.value.reason == "blocked"
-    assert tinyproxy.requests() == [f"GET http://127.0.0.1:{origin.port}/redirect?to={to} HTTP/1.1"]
+    assert tinyproxy.requests() == [f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1"]
     assert canary.hits == []
 
 
@@ -254,18 +262,101 @@ async def test_ipv6_literal_through_the_proxy(
         )
         result = await client.fetch(f"http://[::1]:{six.port}/feed.xml", kind="feed")
         assert result.status == 200
-        assert tinyproxy.requests() == [f"GET http://[::1]:{six.port}/feed.xml HTTP/1.1"]
+        assert tinyproxy.requests() == [f"CONNECT [::1]:{six.port} HTTP/1.1"]
         assert six.requests[0].host == f"[::1]:{six.port}"
     finally:
         await six.close()
 
 
-async def test_proxy_backend_dials_only_the_proxy() -> None:
-    """Defence in depth under httpcore: in proxy mode the network layer refuses any dial that
-    is not to the proxy, so no code path can connect to a destination directly."""
-    backend = ProxyBackend("127.0.0.1", free_port(), AsyncioBackend())
+async def test_the_tunnel_asks_the_proxy_for_addresses_only(tinyproxy: Tinyproxy) -> None:
+    """Defence in depth under the guard: the tunnel never hands the proxy a name to resolve,
+    and never opens a unix socket."""
+    tunnel = ProxyTunnel("127.0.0.1", tinyproxy.port, AsyncioBackend(), auth=(USER, PASSWORD))
     with pytest.raises(FetchError) as caught:
-        await backend.connect_tcp("127.0.0.1", 80)
+        await tunnel.connect_tcp("localhost", 80)
     assert caught.value.reason == "proxy"
     with pytest.raises(FetchError):
-        await backend.connect_unix_socket("/var/run/docker.sock")
+        await tunnel.connect_unix_socket("/var/run/docker.sock")
+    assert tinyproxy.requests() == []
+
+
+async def test_the_proxy_is_asked_for_the_checked_address(
+    make_client: MakeClient,
+    tinyproxy: Tinyproxy,
+    origin: Origin,
+    tls_origin: Origin,
+    ca: CertAuthority,
+    dns: StubDNS,
+) -> None:
+    """The client resolves the name and checks the answer, then asks the proxy for a tunnel to
+    that address, so the proxy never resolves it (no second answer, no rebinding); the site
+    still sees its own name in Host and in TLS (SNI, certificate)."""
+    dns.add("feed.example", "127.0.0.1")
+    ports = (origin.port, tls_origin.port)
+    limits = limits_for(ca, origin, tls_origin, allowed_ports=ports)
+    client = make_client(limits, proxy=tinyproxy.url, real_network=True)
+    plain = await client.fetch(f"http://feed.example:{origin.port}/feed.xml", kind="feed")
+    secure = await client.fetch(f"https://feed.example:{tls_origin.port}/feed.xml", kind="feed")
+    assert plain.status == secure.status == 200
+    assert tinyproxy.requests() == [
+        f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{tls_origin.port} HTTP/1.1",
+    ]
+    assert dns.queries == ["feed.example", "feed.example"]
+    assert [r.host for r in origin.requests] == [f"feed.example:{origin.port}"]
+    assert [r.target for r in origin.requests] == ["/feed.xml"]
+    assert [r.host for r in tls_origin.requests] == [f"feed.example:{tls_origin.port}"]
+    assert tls_origin.sni == ["feed.example"]
+
+
+async def test_internal_destinations_are_refused_before_the_proxy_is_asked(
+    make_client: MakeClient,
+    tinyproxy: Tinyproxy,
+    canary: Canary,
+    ca: CertAuthority,
+    dns: StubDNS,
+) -> None:
+    """The app alone: the test proxy would fetch anything (it admits loopback), yet no name that
+    resolves to an internal address, and no internal literal in any spelling, reaches it."""
+    port = canary.port
+    dns.add("internal.example", "127.0.0.1")
+    dns.add("mapped.example", "::ffff:127.0.0.1")
+    dns.add("metadata.example", "169.254.169.254")
+    dns.add("mixed.example", ["93.184.215.14", "10.0.0.1"])
+    client = make_client(
+        fast_limits(ca.ca_file, allowed_ports=(80, 443, port)),
+        proxy=tinyproxy.url,
+        real_network=True,
+    )
+    urls = [
+        f"http://internal.example:{port}/",
+        f"https://internal.example:{port}/",
+        f"http://mapped.example:{port}/",
+        "http://metadata.example/latest/meta-data/",
+        "http://mixed.example/",
+        f"http://localhost:{port}/",
+        f"http://127.0.0.1:{port}/",
+        f"http://[::ffff:127.0.0.1]:{port}/",
+        f"http://[::1]:{port}/",
+        f"http://2130706433:{port}/",
+        f"http://0x7f000001:{port}/",
+        f"http://0177.0.0.1:{port}/",
+        f"http://127.1:{port}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+    ]
+    with structlog.testing.capture_logs() as logged:
+        for url in urls:
+            with pytest.raises(FetchError) as caught:
+                await client.fetch(url, kind="feed")
+            assert caught.value.reason == "blocked", url
+    refused_at_connect = [e["host"] for e in logged if e["event"] == "egress.blocked_at_connect"]
+    assert refused_at_connect == [
+        "internal.example",
+        "internal.example",
+        "mapped.example",
+        "metadata.example",
+        "mixed.example",
+    ]
+    assert tinyproxy.requests() == []
+    assert canary.hits == []

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from alt.feeds.dates import effective_date, parse_date, plausible_date
 from alt.feeds.urls import MAX_URL_BYTES, is_http_url, normalise_url, safe_url
+from alt.platform.egress import FetchError, check_url
+
+SSRF_CORPUS = Path(__file__).parents[1] / "egress" / "corpus" / "ssrf-urls.txt"
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,10 @@ def test_normalise_url(url: str, expected: str) -> None:
         ("http://exa mple.com/", "invalid host name"),
         ("http://256.0.0.1/", "invalid IPv4"),
         ("http://1.2.3.4.5/", "invalid IPv4"),
+        ("http://0x1_0.0.0.1/", "invalid IPv4"),  # int() would read 0x1_0 as 16
+        ("http://xn--zz.example/", "invalid host name"),  # not punycode: the fetcher refuses it
+        ("http://-feed.example/", "invalid host name"),
+        ("http://feed..example/", "invalid host name"),
         ("https://example.com/" + "a" * MAX_URL_BYTES, "longer than 2048 bytes"),
     ],
 )
@@ -63,6 +71,25 @@ def test_refused_urls(url: str, reason: str) -> None:
         normalise_url(url)
     assert safe_url(url) is None
     assert not is_http_url(url)
+
+
+def refused_corpus_urls() -> list[str]:
+    """The SSRF corpus lines refused by their spelling alone (not by a DNS answer)."""
+    urls = []
+    for line in SSRF_CORPUS.read_text(encoding="utf-8").splitlines():
+        if line.startswith(("BLOCK\t", "POLICY\t")):
+            urls.append(line.split("\t")[1].replace("\\t", "\t"))
+    return urls
+
+
+@pytest.mark.parametrize("url", refused_corpus_urls())
+def test_a_stored_url_is_refused_like_its_original(url: str) -> None:
+    """Feeds store what `normalise_url` makes of a URL, and the fetcher later reads that: no
+    spelling the fetcher refuses may come out of normalisation as one it would fetch."""
+    stored = safe_url(url)
+    if stored is not None:
+        with pytest.raises(FetchError):
+            check_url(stored)
 
 
 def test_resolution() -> None:

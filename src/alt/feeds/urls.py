@@ -9,11 +9,11 @@ backslash counts as a slash.
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from ipaddress import IPv6Address
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
-import idna
+from alt.platform.egress.urls import canonical_host
 
 MAX_URL_BYTES = 2048
 WEB_SCHEMES = frozenset({"http", "https"})
@@ -37,28 +37,12 @@ def scheme_of(url: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _encode_host(host: str) -> str | None:
-    host = host.lower()
-    if not host or host == ".":
-        return None
-    if host.isascii():
-        # Hostnames never carry these; their presence means an unparsed or hostile authority.
-        if any(c in host for c in ' <>"{}|\\^`%\x7f') or min(host) < "!":
-            return None
-        return host
-    try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        try:
-            return host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-
-
 # Already in normal form: lower-case scheme and host, only characters that need no escaping.
+# Host labels are the ones `canonical_host` returns unchanged; punycode labels, and a last label
+# that is a number or starts with 0x (an IPv4 address in some spelling), take the slow path.
+_LABEL = r"(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _NORMAL = re.compile(
-    # host: the last label has a letter (so IPv4 addresses in any spelling take the slow path)
-    r"https?://(?:[a-z0-9-]+\.)*(?!0x)[0-9-]*[a-z][a-z0-9-]*(?::[1-9][0-9]{0,4})?"
+    rf"https?://(?:{_LABEL}\.)*(?!0x|[0-9]+(?:[:/?#]|$)){_LABEL}(?::[1-9][0-9]{{0,4}})?"
     r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?"
     r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?"
 )
@@ -66,37 +50,6 @@ _ABSOLUTE_PATH = re.compile(
     r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?"
     r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?"
 )
-
-
-def _ipv4_part(part: str) -> int | None:
-    try:
-        if part[:2] in ("0x", "0X"):
-            return int(part[2:] or "0", 16)
-        if len(part) > 1 and part.startswith("0"):
-            return int(part[1:], 8)
-        return int(part, 10) if part.isascii() and part.isdigit() else None
-    except ValueError:
-        return None
-
-
-def _ipv4(host: str) -> str:
-    """``host`` as a browser reads it: dotted-decimal when it is an IPv4 address in any spelling
-    (``2130706433``, ``0x7f.1``, ``0177.0.0.1``); raises ValueError for an invalid one."""
-    parts = host.split(".")
-    if parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    if _ipv4_part(parts[-1]) is None:
-        return host  # a domain name (its last label is not a number)
-    numbers = [_ipv4_part(part) for part in parts]
-    if len(parts) > 4 or any(number is None for number in numbers):
-        raise ValueError("URL with an invalid IPv4 address")
-    values = [number for number in numbers if number is not None]
-    if any(value > 255 for value in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
-        raise ValueError("URL with an invalid IPv4 address")
-    address = values[-1]
-    for index, value in enumerate(values[:-1]):
-        address += value * 256 ** (3 - index)
-    return str(ipaddress.IPv4Address(address))
 
 
 def normalise_url(url: str, base: str | None = None) -> str:
@@ -108,8 +61,10 @@ def normalise_url(url: str, base: str | None = None) -> str:
     if len(url) <= MAX_URL_BYTES and _NORMAL.fullmatch(url) and "/." not in url:
         if url.count("/") == 2:
             return url + "/"
-        port_text = url.split("/", 3)[2].partition(":")[2]
-        if not port_text or (int(port_text) <= 65535 and port_text not in ("80", "443")):
+        host, _, port_text = url.split("/", 3)[2].partition(":")
+        if len(host) <= 253 and (
+            not port_text or (int(port_text) <= 65535 and port_text not in ("80", "443"))
+        ):
             return url
     if (
         base is not None
@@ -142,16 +97,10 @@ def normalise_url(url: str, base: str | None = None) -> str:
     hostname = parts.hostname
     if not hostname:
         raise ValueError("URL without a host")
-    if ":" in hostname:  # IPv6 literal (urlsplit already checked the brackets)
-        try:
-            host = f"[{ipaddress.IPv6Address(hostname).compressed}]"
-        except ValueError:
-            raise ValueError("URL with an invalid IPv6 address") from None
-    else:
-        encoded = _encode_host(hostname)
-        if encoded is None:
-            raise ValueError("URL with an invalid host name")
-        host = _ipv4(encoded)
+    # The fetcher's own reading of hosts (IPv4 in every spelling, IDNA), so what is stored is
+    # what is fetched; urlsplit already checked an IPv6 literal's brackets.
+    name, ip = canonical_host(hostname, bracketed=":" in hostname)
+    host = f"[{name}]" if isinstance(ip, IPv6Address) else name
     if port is not None and not (
         (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
     ):

@@ -5,9 +5,11 @@
 
 - `check_url(url)` validates a URL before anything is resolved or sent (for clear errors at
   subscribe or OPML import); `fetch` runs it again on the URL and on every redirect target.
-- Direct connections are checked when they are made: the name is resolved once, every address
-  is checked against an explicit deny-list, and the client connects to the checked address.
-- With `ALT_EGRESS_PROXY` set, every request goes through that proxy and never directly.
+- Connections are checked when they are made: the name is resolved once, every address is
+  checked against an explicit deny-list, and the client connects to the checked address.
+- With `ALT_EGRESS_PROXY` set, that connection is a CONNECT tunnel through the proxy to the
+  checked address, never a direct one; deploy/egress has proxy configs that refuse internal
+  destinations on their own.
 - Limits (`ALT_FETCH_*`, see `FetchLimits`): timeouts, a deadline and a decoded-body cap per
   kind, redirects, Content-Encoding depth, per-host and global concurrency, allowed ports and
   the operator's allowlist of private `host:port` pairs.

@@ -4,7 +4,8 @@ Built on httpcore, the transport under httpx, used directly: the client owns the
 (`check_url`), follows redirects itself, decodes bodies itself with bounded decoders, and has no
 cookie jar, no credentials, no environment proxies and no `.netrc`, because none of that is code
 it contains. The connect-time address check is httpcore's network-backend hook
-(`network.GuardedBackend`); with `ALT_EGRESS_PROXY` set every request goes through that proxy.
+(`network.GuardedBackend`); with `ALT_EGRESS_PROXY` set, the connection it makes to the checked
+address is a tunnel through that proxy (`network.ProxyTunnel`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from ipaddress import IPv6Address
 from pathlib import Path
 from types import TracebackType
 from typing import Any, get_args
@@ -28,6 +28,7 @@ from urllib.parse import unquote, urljoin
 import certifi
 import httpcore
 from prometheus_client import Counter
+from pydantic import AnyHttpUrl
 
 from alt import __version__
 from alt.config import Settings
@@ -37,7 +38,7 @@ from alt.platform.egress.limits import FetchLimits, Kind
 from alt.platform.egress.network import (
     DestinationPolicy,
     GuardedBackend,
-    ProxyBackend,
+    ProxyTunnel,
     Resolver,
     SystemResolver,
 )
@@ -185,6 +186,21 @@ def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+def _tunnel_through(
+    proxy: AnyHttpUrl, ssl_context: ssl.SSLContext, inner: httpcore.AsyncNetworkBackend
+) -> ProxyTunnel:
+    auth = None
+    if proxy.username is not None:
+        auth = (unquote(proxy.username), unquote(proxy.password or ""))
+    return ProxyTunnel(
+        (proxy.host or "").strip("[]"),
+        proxy.port or (443 if proxy.scheme == "https" else 80),
+        inner,
+        auth=auth,
+        tls=ssl_context if proxy.scheme == "https" else None,
+    )
+
+
 class _Host:
     """A destination host in use: its concurrency slots and its connections."""
 
@@ -226,31 +242,17 @@ class EgressClient:
         self._user_agent = f"Alt/{__version__} (+{frontend})".encode("ascii", "replace")
         self._ssl = _ssl_context(self._limits.ca_file)
         inner = network if network is not None else AsyncioBackend()
-        proxy = settings.egress_proxy
-        self._proxied = proxy is not None
-        self._pool_options: dict[str, Any]
+        self._proxied = settings.egress_proxy is not None
+        if settings.egress_proxy is not None:
+            inner = _tunnel_through(settings.egress_proxy, self._ssl, inner)
         size = self._limits.per_host_concurrency
-        common = {"max_connections": size, "max_keepalive_connections": size}
-        if proxy is None:
-            backend: httpcore.AsyncNetworkBackend = GuardedBackend(
+        self._pool_options: dict[str, Any] = {
+            "max_connections": size,
+            "max_keepalive_connections": size,
+            "network_backend": GuardedBackend(
                 DestinationPolicy(self._limits), resolver or SystemResolver(), inner
-            )
-            self._pool_options = {**common, "network_backend": backend}
-        else:
-            host = proxy.host or ""
-            port = proxy.port or (443 if proxy.scheme == "https" else 80)
-            auth = None
-            if proxy.username is not None:
-                auth = (unquote(proxy.username), unquote(proxy.password or ""))
-            self._pool_options = {
-                **common,
-                "proxy": httpcore.Proxy(
-                    url=f"{proxy.scheme}://{host}:{port}",
-                    auth=auth,
-                    ssl_context=self._ssl if proxy.scheme == "https" else None,
-                ),
-                "network_backend": ProxyBackend(host.strip("[]"), port, inner),
-            }
+            ),
+        }
         self._global = asyncio.Semaphore(self._limits.global_concurrency)
         self._hosts: dict[str, _Host] = {}
         self._idle: OrderedDict[str, httpcore.AsyncConnectionPool] = OrderedDict()
@@ -448,12 +450,9 @@ class EgressClient:
         kind: Kind,
     ) -> _Redirect | _Final:
         limits = self._limits
-        host = target.host
-        if self._proxied and isinstance(target.ip, IPv6Address):
-            host = f"[{host}]"  # httpcore writes the proxy's CONNECT and absolute-form as is
         url = httpcore.URL(
             scheme=target.scheme.encode("ascii"),
-            host=host.encode("ascii"),
+            host=target.host.encode("ascii"),
             port=target.port,
             target=target.target.encode("ascii"),
         )
@@ -525,10 +524,6 @@ class EgressClient:
             ) from None
 
     def _status_error(self, target: ParsedURL, status: int, received: Headers) -> FetchError:
-        if self._proxied and (status == 407 or "proxy-authenticate" in received):
-            return FetchError(
-                "proxy", "the egress proxy refused our credentials", retriable=True, status=status
-            )
         try:
             phrase = f" {HTTPStatus(status).phrase}"
         except ValueError:
@@ -624,7 +619,7 @@ class EgressClient:
             return FetchError(
                 "blocked", f"the egress proxy refused to connect to {target.host}", status=status
             )
-        if status in (401, 407):  # 407 by the standard; tinyproxy answers CONNECT with 401
+        if status in (401, 407):  # 407 by the standard; tinyproxy answers with 401
             return FetchError(
                 "proxy", "the egress proxy refused our credentials", retriable=True, status=status
             )

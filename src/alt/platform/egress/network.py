@@ -7,14 +7,17 @@ EVERY address against the deny-list, and connecting to a checked address itself;
 runs TLS over that stream with the original name for SNI and certificate checks, and sends the
 original `Host`. Nothing resolves the name a second time, so DNS rebinding has no window.
 
-Used only for direct connections. With an egress proxy configured the client connects to the
-proxy alone (`ProxyBackend`), and the proxy resolves and checks destinations (TESTS.md §2.2 a).
+With an egress proxy configured the check is the same, and the connection to the checked address
+is a tunnel through the proxy (`ProxyTunnel`): the proxy is asked for the address, not the name,
+and it refuses internal ranges itself too (deploy/egress, TESTS.md §2.2 a).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
+import ssl
 from collections.abc import Iterable
 from ipaddress import ip_address
 from typing import Protocol
@@ -167,13 +170,36 @@ class GuardedBackend(_TcpOnly):
         raise failure
 
 
-class ProxyBackend(_TcpOnly):
-    """Connects to the egress proxy and nowhere else; a failure there is a "proxy" error."""
+class ProxyTunnel(_TcpOnly):
+    """Under `GuardedBackend` when an egress proxy is configured: each connection the guard makes
+    to a checked address is a CONNECT tunnel through the proxy to that address, and the proxy is
+    the only host this backend ever dials.
 
-    def __init__(self, proxy_host: str, proxy_port: int, inner: httpcore.AsyncNetworkBackend):
+    The proxy is given the address, never the name, so it cannot resolve the name differently
+    (or at all): a proxy that refuses every name and every internal range is then enough
+    (deploy/egress). Plain http goes through a tunnel too: a proxy forwarding an absolute-form
+    request writes its own Host header from the URL (tinyproxy does), which would then name the
+    address instead of the site. Inside the tunnel httpcore speaks to the site as it would
+    directly: TLS with the host name for SNI and certificate checks, and the site's Host header.
+    """
+
+    def __init__(
+        self,
+        proxy_host: str,
+        proxy_port: int,
+        inner: httpcore.AsyncNetworkBackend,
+        *,
+        auth: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._host = proxy_host
         self._port = proxy_port
         self._inner = inner
+        self._tls = tls  # for an https:// proxy
+        self._authorization = None
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode())
+            self._authorization = b"Proxy-Authorization: Basic " + token + b"\r\n"
 
     async def connect_tcp(
         self,
@@ -183,20 +209,87 @@ class ProxyBackend(_TcpOnly):
         local_address: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if (host, port) != (self._host, self._port):
-            # httpcore only dials the proxy origin; anything else would be a direct connection.
-            raise FetchError("proxy", "refusing a direct connection while a proxy is configured")
         try:
-            return await self._inner.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
+            address = ip_address(host)
+        except ValueError:
+            raise FetchError("proxy", "the proxy is only asked for checked addresses") from None
+        stream = await self._dial_proxy(timeout, local_address, socket_options)
+        try:
+            await self._open_tunnel(stream, address, port, timeout)
+        except BaseException:
+            await stream.aclose()
+            raise
+        return stream
+
+    async def _dial_proxy(
+        self,
+        limit_s: float | None,
+        local_address: str | None,
+        socket_options: Iterable[SocketOption] | None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            stream = await self._inner.connect_tcp(
+                self._host,
+                self._port,
+                timeout=limit_s,
                 local_address=local_address,
                 socket_options=socket_options,
             )
+            if self._tls is not None:
+                stream = await stream.start_tls(self._tls, self._host, limit_s)
         except httpcore.ConnectTimeout:
             raise FetchError(
                 "proxy", "the egress proxy did not accept a connection in time", retriable=True
             ) from None
         except httpcore.ConnectError:
             raise FetchError("proxy", "the egress proxy is unreachable", retriable=True) from None
+        return stream
+
+    async def _open_tunnel(
+        self,
+        stream: httpcore.AsyncNetworkStream,
+        address: IPAddress,
+        port: int,
+        limit_s: float | None,
+    ) -> None:
+        """CONNECT to `address:port`. A refusal (401, 403, 407) is the proxy's answer to
+        every address, so it ends the fetch (ProxyError); any other failure is this address's,
+        and the guard goes on to the next one (ConnectError)."""
+        authority = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+        request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("ascii")
+        await stream.write(request + (self._authorization or b"") + b"\r\n", limit_s)
+        status, reason = await _read_answer(stream, limit_s)
+        if 200 <= status < 300:
+            return
+        if status in (401, 403, 407):
+            raise httpcore.ProxyError(f"{status} {reason}")
+        raise httpcore.ConnectError(f"the egress proxy answered {status} {reason}")
+
+
+MAX_PROXY_ANSWER = 16 * 1024
+
+
+async def _read_answer(
+    stream: httpcore.AsyncNetworkStream, limit_s: float | None
+) -> tuple[int, str]:
+    """The status of the proxy's answer to CONNECT, its head read a byte at a time: the bytes
+    after it are the destination's and stay in the connection for httpcore to read."""
+    head = bytearray()
+    try:
+        async with asyncio.timeout(limit_s):
+            while not head.endswith(b"\r\n\r\n"):
+                byte = await stream.read(1)
+                if not byte or len(head) >= MAX_PROXY_ANSWER:
+                    break
+                head += byte
+    except TimeoutError:
+        raise httpcore.ConnectTimeout("the egress proxy did not answer CONNECT in time") from None
+    version, _, rest = bytes(head).partition(b"\r\n")[0].decode("latin-1").partition(" ")
+    code, _, reason = rest.partition(" ")
+    if (
+        not head.endswith(b"\r\n\r\n")
+        or not version.startswith("HTTP/")
+        or not (code.isascii() and code.isdigit() and len(code) == 3)
+    ):
+        raise FetchError("proxy", "the egress proxy did not answer CONNECT", retriable=True)
+    return int(code), reason.strip()

@@ -35,6 +35,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ENCODED_CONTROL = re.compile(r"%(?:0d|0a|00)", re.IGNORECASE)
 _SAFE_TARGET = frozenset(range(0x21, 0x7F))
 _DIGITS = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+_BAD_CHARACTERS = "invalid host name: it contains characters that are not allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,10 @@ def _blocked(message: str) -> FetchError:
     return FetchError("blocked", message)
 
 
+class InvalidHost(ValueError):
+    """A URL's host that is neither a valid name nor a valid IP literal; the message says why."""
+
+
 def _parse_ipv4_number(part: str) -> int | None:
     """One part of an IPv4 literal as inet_aton reads it: 0x hex, leading-zero octal, decimal."""
     if part[:2].lower() == "0x":
@@ -92,42 +97,47 @@ def _ends_in_number(labels: list[str]) -> bool:
 def _parse_ipv4(labels: list[str]) -> IPv4Address:
     """The WHATWG IPv4 parser (the forms inet_aton and getaddrinfo also accept)."""
     if len(labels) > 4:
-        raise _invalid("the host looks like an IPv4 address but has more than four parts")
+        raise InvalidHost("invalid IPv4 address in the host: it has more than four parts")
     numbers = [_parse_ipv4_number(label) for label in labels]
     if any(number is None for number in numbers):
-        raise _invalid("the host looks like an IPv4 address but is not one")
+        raise InvalidHost("invalid IPv4 address in the host: a part is not a number")
     values = [number for number in numbers if number is not None]
     if any(value > 255 for value in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
-        raise _invalid("the host looks like an IPv4 address but a part is out of range")
+        raise InvalidHost("invalid IPv4 address in the host: a part is out of range")
     address = values[-1]
     for index, value in enumerate(values[:-1]):
         address += value << (8 * (3 - index))
     return IPv4Address(address)
 
 
-def _canonical_host(raw: str, bracketed: bool) -> tuple[str, IPAddress | None]:
-    """The ASCII host and, for IP literals, the address. Raises FetchError('invalid_url')."""
+def canonical_host(raw: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
+    """The one reading of a URL's host, for the fetcher and for every URL the feeds store.
+
+    Returns the lower-case ASCII host (IDNA for names, canonical text for IP literals, IPv6
+    without brackets) and, for IP literals, the address. `bracketed` says the URL had the host
+    in [ ]. Raises InvalidHost.
+    """
     if bracketed:
         if "%" in raw:
-            raise _invalid("IPv6 zone identifiers are not allowed in URLs")
+            raise InvalidHost("IPv6 zone identifiers are not allowed in URLs")
         try:
             ip6 = IPv6Address(raw)
         except ValueError:
-            raise _invalid("the host is not a valid IPv6 address") from None
+            raise InvalidHost("the host is not a valid IPv6 address") from None
         return str(ip6), ip6
     if not raw:
-        raise _invalid("the URL has no host")
+        raise InvalidHost("the URL has no host")
     if "%" in raw:
-        raise _invalid("percent-encoded characters are not allowed in the host")
+        raise InvalidHost("invalid host name: percent-encoded characters are not allowed")
     try:
         host = idna.uts46_remap(raw, std3_rules=False, transitional=False)
     except (idna.IDNAError, UnicodeError):
-        raise _invalid("the host name contains characters that are not allowed") from None
+        raise InvalidHost(_BAD_CHARACTERS) from None
     if host.endswith("."):
         host = host[:-1]
     labels = host.split(".")
     if not host or any(not label for label in labels):
-        raise _invalid("the host name has an empty label")
+        raise InvalidHost("invalid host name: it has an empty label")
     if _ends_in_number(labels):
         ip4 = _parse_ipv4(labels)
         return str(ip4), ip4
@@ -135,18 +145,18 @@ def _canonical_host(raw: str, bracketed: bool) -> tuple[str, IPAddress | None]:
         try:
             host = idna.encode(host, uts46=False).decode("ascii")
         except (idna.IDNAError, UnicodeError):
-            raise _invalid("the host name is not a valid internationalised name") from None
+            raise InvalidHost("invalid host name: not a valid internationalised name") from None
     host = host.lower()
     if len(host) > 253:
-        raise _invalid("the host name is longer than 253 characters")
+        raise InvalidHost("invalid host name: it is longer than 253 characters")
     for label in host.split("."):
         if not _LABEL.fullmatch(label):
-            raise _invalid("the host name contains characters that are not allowed")
+            raise InvalidHost(_BAD_CHARACTERS)
         if label.startswith("xn--"):
             try:
                 idna.decode(label)
             except (idna.IDNAError, UnicodeError):
-                raise _invalid("the host name has an invalid punycode label") from None
+                raise InvalidHost("invalid host name: it has an invalid punycode label") from None
     return host, None
 
 
@@ -232,9 +242,9 @@ def canonical_host_port(entry: str) -> tuple[str, int]:
         _, raw_host, bracketed, port, target = _split(f"http://{entry}", 2048)
         if target != "/" or not entry.endswith(f":{port}"):
             raise _invalid("expected host:port")
-        host, _ = _canonical_host(raw_host, bracketed)
-    except FetchError as exc:
-        raise ValueError(f"{entry!r} is not host:port ({exc.message})") from None
+        host, _ = canonical_host(raw_host, bracketed=bracketed)
+    except (FetchError, InvalidHost) as exc:
+        raise ValueError(f"{entry!r} is not host:port ({exc})") from None
     return host, port
 
 
@@ -253,7 +263,10 @@ def check_url(url: str, *, limits: FetchLimits | None = None) -> ParsedURL:
     """
     limits = limits if limits is not None else FetchLimits()
     scheme, raw_host, bracketed, port, target = _split(url, limits.max_url_bytes)
-    host, ip = _canonical_host(raw_host, bracketed)
+    try:
+        host, ip = canonical_host(raw_host, bracketed=bracketed)
+    except InvalidHost as exc:
+        raise _invalid(str(exc)) from None
     parsed = ParsedURL(
         scheme="https" if scheme == "https" else "http", host=host, port=port, target=target, ip=ip
     )
@@ -276,7 +289,9 @@ def check_url(url: str, *, limits: FetchLimits | None = None) -> ParsedURL:
 
 __all__ = [
     "DEFAULT_PORTS",
+    "InvalidHost",
     "ParsedURL",
+    "canonical_host",
     "canonical_host_port",
     "check_url",
     "check_url_text",
