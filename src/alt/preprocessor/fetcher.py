@@ -247,7 +247,7 @@ class FeedFetcher:
         self._wake.set()
 
     async def run_forever(self) -> None:
-        async with in_background(self._listen()):
+        async with in_background("feed listener", self._listen):
             await in_rounds("fetch", self.run_once, self._wake, self._idle_s)
 
     async def _idle_s(self) -> float:

@@ -114,8 +114,8 @@ def parts(settings: Settings) -> ServiceParts:
                 parsers=parsers,
             )
             async with (
-                in_background(runtime.fetcher.run_forever()),
-                in_background(runtime.extractor.run_forever()),
+                in_background("fetcher", runtime.fetcher.run_forever),
+                in_background("extractor", runtime.extractor.run_forever),
             ):
                 yield
 
