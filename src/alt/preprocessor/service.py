@@ -35,6 +35,7 @@ log = get_logger(__name__)
 class Runtime:
     policy: IngestSettings = field(default_factory=IngestSettings)
     egress: EgressClient | None = None
+    parsers: FeedParsers | None = None
     fetcher: FeedFetcher | None = None
     extractor: ArticleExtractor | None = None
 
@@ -59,9 +60,10 @@ def _router(runtime: Runtime) -> APIRouter:
         """Find the feed at (or named by) a URL, store it with its first entries."""
         ctx: ServiceContext = request.app.state.ctx
         assert runtime.egress is not None
+        assert runtime.parsers is not None
         assert ctx.pool is not None
         try:
-            url, result, feed = await discover.find_feed(runtime.egress, body.url)
+            url, result, feed = await discover.find_feed(runtime.egress, runtime.parsers, body.url)
         except FetchError as exc:
             raise AltError(
                 422,
@@ -71,6 +73,8 @@ def _router(runtime: Runtime) -> APIRouter:
             ) from None
         except discover.NotAFeed as exc:
             raise AltError(422, "not_a_feed", str(exc)) from None
+        except discover.FeedUnreadable as exc:
+            raise AltError(422, "feed_unreadable", str(exc)) from None
         found = await discover.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
         return DiscoverResponse(**found.__dict__)
 
@@ -103,7 +107,7 @@ def parts(settings: Settings) -> ServiceParts:
             EgressClient(settings) as pages,
             FeedParsers(runtime.policy.parse_workers, runtime.policy.parse_cpu_budget_s) as parsers,
         ):
-            runtime.egress = egress
+            runtime.egress, runtime.parsers = egress, parsers
             runtime.extractor = ArticleExtractor(ctx.pool, pages)
             runtime.fetcher = FeedFetcher(
                 ctx.pool,
