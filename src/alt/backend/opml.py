@@ -22,7 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from starlette.datastructures import UploadFile
 
-from alt.backend.discovery import UrlRefused, feed_url
+from alt.backend.feed_address import UrlRefused, feed_url
 from alt.backend.models import (
     MAX_TITLE,
     ImportedFeed,

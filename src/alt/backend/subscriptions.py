@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow
 
-from alt.backend import discovery
+from alt.backend import feed_address
 from alt.backend.models import (
     ArticleBrief,
     CategoryOut,
@@ -181,9 +181,9 @@ def router(limits: FetchLimits) -> APIRouter:
         """Subscribe to a feed, or to the feed a web page names; answers the feed and its
         newest articles."""
         try:
-            url = discovery.feed_url(body.url, limits)
-        except discovery.UrlRefused as exc:
-            raise discovery.refused(exc) from None
+            url = feed_address.feed_url(body.url, limits)
+        except feed_address.UrlRefused as exc:
+            raise feed_address.refused(exc) from None
         pool = pool_of(ctx)
         params: dict[str, Any] = {"user_id": user.id, "url": url, "feed_id": None}
         async with pool.connection() as conn:
@@ -195,7 +195,7 @@ def router(limits: FetchLimits) -> APIRouter:
             known = await (await conn.execute(_KNOWN_GOOD_FEED, params)).fetchone()
         # A feed someone already reads (and that worked) needs no new fetch; anything else
         # is fetched and checked by the pre-processor, outside any transaction.
-        feed_id = known["id"] if known else (await discovery.discover(ctx, url)).feed_id
+        feed_id = known["id"] if known else (await feed_address.discover(ctx, url)).feed_id
         async with pool.connection() as conn:
             params["feed_id"] = feed_id
             try:

@@ -19,7 +19,7 @@ from alt.platform.errors import AltError
 from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.jobs import housekeeping
 from alt.platform.logging import get_logger
-from alt.preprocessor import discover, retention
+from alt.preprocessor import new_feed, retention
 from alt.preprocessor.extractor import ArticleExtractor
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.parsing import FeedParsers
@@ -63,7 +63,7 @@ def _router(runtime: Runtime) -> APIRouter:
         assert runtime.parsers is not None
         assert ctx.pool is not None
         try:
-            url, result, feed = await discover.find_feed(runtime.egress, runtime.parsers, body.url)
+            url, result, feed = await new_feed.find_feed(runtime.egress, runtime.parsers, body.url)
         except FetchError as exc:
             raise AltError(
                 422,
@@ -71,11 +71,11 @@ def _router(runtime: Runtime) -> APIRouter:
                 f"Could not fetch {body.url}: {exc}",
                 {"reason": exc.reason, "status": exc.status},
             ) from None
-        except discover.NotAFeed as exc:
+        except new_feed.NotAFeed as exc:
             raise AltError(422, "not_a_feed", str(exc)) from None
-        except discover.FeedUnreadable as exc:
+        except new_feed.FeedUnreadable as exc:
             raise AltError(422, "feed_unreadable", str(exc)) from None
-        found = await discover.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
+        found = await new_feed.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
         return DiscoverResponse(**found.__dict__)
 
     return router

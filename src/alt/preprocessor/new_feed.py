@@ -1,6 +1,8 @@
-"""From what a user typed to a stored feed: fetch it; if it is a web page, find its feed by
-autodiscovery or the usual paths; store the feed and its first entries. Documents are parsed
-as the fetcher parses them (`FeedParsers`: in a worker, under its CPU budget)."""
+"""A new feed, behind `/v1/feeds/discover`: from what a user typed to a stored feed. Fetch it;
+if it is a web page, find its feed by autodiscovery (`alt.feeds.autodiscovery`) or the usual
+paths; store the feed and its first entries. Documents are parsed as the fetcher parses them
+(`FeedParsers`: in a worker, under its CPU budget). alt-backend has checked the address before
+(`alt.backend.feed_address`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
-from alt.feeds.discover import COMMON_FEED_PATHS, discover_feed_links
+from alt.feeds.autodiscovery import COMMON_FEED_PATHS, discover_feed_links
 from alt.feeds.parse import FeedParseError, ParsedFeed
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError, FetchResult

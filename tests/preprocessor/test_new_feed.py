@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from alt.backend import discovery
+from alt.backend import feed_address
 from alt.config import Settings
 from alt.feeds import parse as feed_parse
 from alt.platform.errors import AltError
@@ -150,7 +150,7 @@ async def test_a_feed_that_cannot_be_parsed_says_why(
     assert answer.json()["code"] == "feed_unreadable"
     assert answer.json()["message"].startswith(f"The feed at {url} could not be parsed: XML entity")
     with pytest.raises(AltError) as refused:
-        await discovery.discover(backend, url)
+        await feed_address.discover(backend, url)
     assert (refused.value.status, refused.value.code) == (422, "feed_unreadable")
     assert refused.value.message == answer.json()["message"]
 
@@ -172,12 +172,12 @@ async def test_a_parser_bug_in_process_is_a_reason_not_a_503(
 
     monkeypatch.setattr(parse_worker, "parse_feed", breaks_on_crash)
     with pytest.raises(AltError) as refused:
-        await discovery.discover(backend, f"{origin}/crash.xml")
+        await feed_address.discover(backend, f"{origin}/crash.xml")
     assert (refused.value.status, refused.value.code) == (422, "feed_unreadable")
     assert "could not be parsed: the parser failed on this feed (LookupError)" in (
         refused.value.message
     )
-    found = await discovery.discover(backend, f"{origin}/good.xml")  # the service carries on
+    found = await feed_address.discover(backend, f"{origin}/good.xml")  # the service carries on
     assert found.title == "Good"
     ready = (await preprocessor.get("/v1/ready")).json()["details"]
     assert ready["fetcher"] == ready["feed listener"] == "ok"

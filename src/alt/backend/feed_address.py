@@ -1,4 +1,4 @@
-"""From what a user typed to a feed: URL checks here, fetching in the pre-processor.
+"""The address of a feed a person typed: checked here, fetched in the pre-processor.
 
 alt-backend never fetches from the internet. It checks a URL first (form, scheme, the SSRF
 policy's verdict on its host and port) so that a refused URL gets a clear answer without a
