@@ -20,7 +20,7 @@ from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.jobs import housekeeping
 from alt.platform.logging import get_logger
 from alt.preprocessor import new_feed, retention
-from alt.preprocessor.extractor import ArticleExtractor
+from alt.preprocessor.extraction_loop import ArticleExtractor
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
