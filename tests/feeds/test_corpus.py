@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import regex
 
-from alt.feeds.discover import discover_feed_links
+from alt.feeds.autodiscovery import discover_feed_links
 from alt.feeds.opml import parse_opml
 from alt.feeds.parse import MAX_ENTRIES, FeedParseError, ParsedEntry, ParsedFeed
 from alt.feeds.sanitize import plain_text, sanitize_html, strip_invisible

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from alt.config import Settings
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchLimits
-from alt.preprocessor.extractor import ArticleExtractor
+from alt.preprocessor.extraction_loop import ArticleExtractor
 from tests.helpers import free_port, serving
 from tests.preprocessor.conftest import subscribe
 

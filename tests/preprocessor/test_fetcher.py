@@ -109,7 +109,7 @@ async def test_two_fetchers_never_fetch_one_feed_at_once(
 async def test_notify_wakes_the_fetcher(
     fetcher: FeedFetcher, farm: RunningFarm, app_url: str
 ) -> None:
-    async with in_background(fetcher.run_forever()):
+    async with in_background("fetcher", fetcher.run_forever):
         await asyncio.sleep(0.5)  # idle, listening
         (feed_id,) = subscribe(app_url, [farm.url(10)])
         with psycopg.connect(app_url, autocommit=True) as conn:

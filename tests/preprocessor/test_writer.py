@@ -35,7 +35,7 @@ class CountingWriter(FeedWriter):
 
     batches: list[int]
 
-    async def _write(self, writes: list[store.FeedWrite]) -> list[tuple[int, int]]:
+    async def _write(self, writes: list[store.FeedWrite]) -> list[tuple[int, int] | Exception]:
         self.batches.append(len(writes))
         return await super()._write(writes)
 
@@ -96,6 +96,26 @@ async def test_a_poison_entry_spoils_only_its_own_feed(pool: Pool, app_url: str)
         assert dict(stored.fetchall()) == {good_id: 3, poison_id: 1}
         statuses = conn.execute("SELECT last_status FROM feeds ORDER BY id").fetchall()
         assert statuses == [(200,), (200,)]
+
+
+async def test_a_feed_whose_state_is_refused_fails_alone(pool: Pool, app_url: str) -> None:
+    urls = [f"https://news.example/s{n}.xml" for n in range(3)]
+    ids = subscribe(app_url, urls)
+    refused = store.Fetched(ids[1], _feed(urls[1], 2), "e" * 2000, None, 200, NOW, LATER)
+    writer = FeedWriter(pool)
+
+    first, second, third = await asyncio.gather(
+        writer.write(_fetched(ids[0], _feed(urls[0], 2))),
+        writer.write(refused),
+        writer.write(_fetched(ids[2], _feed(urls[2], 2))),
+        return_exceptions=True,
+    )
+
+    assert (first, third) == ((2, 0), (2, 0))
+    assert isinstance(second, psycopg.errors.CheckViolation)
+    with psycopg.connect(app_url) as conn:
+        stored = conn.execute("SELECT feed_id, count(*) FROM articles GROUP BY feed_id")
+        assert dict(stored.fetchall()) == {ids[0]: 2, ids[2]: 2}  # and the refused one's none
 
 
 async def test_a_cancelled_writer_leaves_the_others_outcomes_queued(

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from alt.backend import storage
-from alt.backend.discovery import UrlRefused, feed_url
+from alt.backend.feed_address import UrlRefused, feed_url
 from alt.backend.schemas import (
     MAX_TITLE,
     ImportedFeed,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from alt.backend import discovery, storage
+from alt.backend import feed_address, storage
 from alt.backend.schemas import (
     ArticleBrief,
     CategoryOut,
@@ -109,9 +109,9 @@ async def subscribe(
     """Subscribe to a feed, or to the feed a web page names; answers the feed and its
     newest articles."""
     try:
-        url = discovery.feed_url(body.url, limits)
-    except discovery.UrlRefused as exc:
-        raise discovery.refused(exc) from None
+        url = feed_address.feed_url(body.url, limits)
+    except feed_address.UrlRefused as exc:
+        raise feed_address.refused(exc) from None
     db = pool_of(ctx)
     async with autocommit(db) as conn:  # checks only
         await check_scope(conn, user.id, category_id=body.category_id)
@@ -121,7 +121,7 @@ async def subscribe(
         known = await storage.feeds.working(conn, url)
     # A feed someone already reads (and that worked) needs no new fetch; anything else is
     # fetched and checked by the pre-processor, outside any transaction.
-    feed_id = known if known is not None else (await discovery.discover(ctx, url)).feed_id
+    feed_id = known if known is not None else (await feed_address.discover(ctx, url)).feed_id
     async with transaction(db) as conn:
         try:
             made = await storage.subscriptions.add(

@@ -2,7 +2,7 @@
 
 - ``parse``: RSS/Atom/JSON Feed bytes -> ``ParsedFeed`` (``parse_feed``, ``FeedParseError``)
 - ``sanitize``: ``sanitize_html``, ``plain_text``, ``clean_text``, ``strip_invisible``
-- ``discover``: ``discover_feed_links``, ``COMMON_FEED_PATHS``
+- ``autodiscovery``: ``discover_feed_links``, ``COMMON_FEED_PATHS``
 - ``opml``: ``parse_opml``, ``render_opml``
 - ``urls``: ``normalise_url``, ``is_http_url``
 - ``xmlsafe``, ``dates``, ``xmlformats``, ``jsonfeed``: the parts ``parse`` is made of

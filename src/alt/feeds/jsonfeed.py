@@ -2,12 +2,14 @@
 
 Types are checked, not coerced (a title must be a string), except where the spec asks readers
 to be lenient (a numeric ``id`` is a string). An item that does not fit the model is skipped
-with a warning that names the field; the others are read.
+with a warning that names the field; the others are read. A lone surrogate (``"\\ud800"`` with
+no partner), which JSON allows and no text encoding can store, becomes U+FFFD.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -79,10 +81,37 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(document: Any) -> tuple[Any, int]:
+    """``document`` with every lone surrogate in its strings (keys too) replaced by U+FFFD, and
+    how many there were. json.loads has already joined the escapes that form a pair."""
+    replaced = 0
+
+    def repair(value: Any) -> Any:
+        nonlocal replaced
+        if isinstance(value, str):
+            value, count = _SURROGATE.subn("\ufffd", value)
+            replaced += count
+            return value
+        if isinstance(value, list):
+            return [repair(item) for item in value]
+        if isinstance(value, dict):
+            return {repair(key): repair(item) for key, item in value.items()}
+        return value
+
+    return repair(document), replaced
+
+
 def read_json_feed(text: str) -> RawFeed:
     """``text`` (a decoded JSON document) as a RawFeed; FeedParseError if it is not a JSON Feed."""
+    surrogates = 0
     try:
         document = json.loads(text)
+        if _SURROGATE_ESCAPE.search(text):
+            document, surrogates = _without_surrogates(document)
     except RecursionError:
         raise FeedParseError("not a feed: the JSON nests too deeply") from None
     except ValueError as exc:
@@ -105,6 +134,8 @@ def read_json_feed(text: str) -> RawFeed:
         language=top.language,
         icons=[url for url in (top.favicon, top.icon) if url],
     )
+    if surrogates:
+        feed.warnings.append(f"{surrogates} lone surrogates (not characters) replaced with U+FFFD")
     for index, raw_item in enumerate(top.items, start=1):
         try:
             item = JsonItem.model_validate(raw_item)

@@ -11,7 +11,14 @@ FeedKind = Literal["rss", "atom", "json"]
 
 
 class FeedParseError(ValueError):
-    """The document is not a feed we can read; the message says why, for a person."""
+    """The document is not a feed we can read; the message says why, for a person. It starts
+    with "not a feed" when the document is not a feed at all (HTML, not XML or JSON, another
+    kind of XML); otherwise it is a feed that cannot be read (refused entities, an invalid JSON
+    Feed, a parser that failed or ran out of time on it)."""
+
+    @property
+    def not_a_feed(self) -> bool:
+        return str(self).startswith("not a feed")
 
 
 # What the parser returns is a NamedTuple, not a dataclass: it crosses a process boundary (the

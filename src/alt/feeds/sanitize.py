@@ -166,10 +166,12 @@ def sanitize_html(html: str, base_url: str | None) -> str:
 
     Relative URLs are dropped when there is no http(s) base. The result is at most 512 KiB of
     UTF-8 (cut at a tag boundary and re-sanitised when longer) and contains no NUL or C0 control
-    other than TAB/LF/CR.
+    other than TAB/LF/CR, and no lone surrogate.
     """
     if not html:
         return ""
+    if not html.isascii() and _SURROGATE.search(html):
+        html = _SURROGATE.sub("", html)  # not characters: nh3 cannot even take them in
     token = _base.set(base_url)
     try:
         # Controls are stripped from the output: character references (&#x1b;) decode to them.
@@ -321,6 +323,7 @@ _NEEDS_STRIPPING = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff\u2028\u2029"
     "\U0001fffe-\U0010ffff]"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
 # Format characters (Unicode category Cf: zero-width, bidi controls, soft hyphen, TAG
 # characters, interlinear annotations) and the invisible Hangul fillers used for spoofing.

@@ -7,6 +7,7 @@ The steps, in order:
    labels follow the WHATWG Encoding Standard (``iso-8859-1`` means windows-1252, UTF-7 and
    other non-web encodings are ignored). Invalid UTF-8 becomes U+FFFD when most of the non-ASCII
    text is valid UTF-8, and windows-1252 when none of it is (a legacy document mislabelled).
+   A surrogate encoded like a character (bytes ED A0-BF xx) becomes one U+FFFD.
 2. ``prepare_xml``: the DOCTYPE is taken out before any XML parser sees the document, so no DTD
    is ever loaded and no entity is ever expanded by the parser. Entity declarations that are
    external (SYSTEM/PUBLIC), parameter entities, entities that refer to other entities, or
@@ -14,7 +15,9 @@ The steps, in order:
    document is refused, otherwise they are ignored. Short literal entities are substituted by us,
    under a total budget. References to undeclared entities become the HTML character (``&nbsp;``
    is everywhere in feeds) or literal text; a bare ``&`` becomes ``&amp;``. Characters XML 1.0
-   forbids (NUL, most C0 controls, U+FFFE/U+FFFF) are removed.
+   forbids (NUL, most C0 controls, U+FFFE/U+FFFF) are removed; character references to
+   surrogates (``&#xD800;``), which libxml2 would pass on as bytes that are not UTF-8, become
+   U+FFFD.
 3. ``parse_xml``: lxml (libxml2) with entity resolution, DTD loading and network access off,
    default (not "huge") size limits, in recover mode so that sloppy feeds still give their
    items.
@@ -128,16 +131,25 @@ def decode_document(body: bytes, content_type: str | None = None) -> tuple[str, 
     return text, encoding, warnings
 
 
+# A surrogate written as if it were a character (CESU-8, Java's modified UTF-8, WTF-8): not a
+# character, but the mark of a UTF-8 encoder all the same.
+_ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
+
+
 def _decode_broken_utf8(body: bytes, warnings: list[str]) -> tuple[str, str, list[str]]:
-    text = body.decode("utf-8", errors="replace")
-    replaced = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
+    repaired, surrogates = _ENCODED_SURROGATE.subn(b"\xef\xbf\xbd", body)
+    text = repaired.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd") - repaired.count(b"\xef\xbf\xbd")
     non_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - text.count("\ufffd")
-    if non_ascii == 0:
+    if non_ascii == 0 and not surrogates:
         warnings.append(
             "the document is not valid UTF-8 and has no UTF-8 text; read as windows-1252"
         )
         return body.decode("cp1252", errors="replace"), "cp1252", warnings
-    warnings.append(f"{replaced} invalid UTF-8 sequences replaced with U+FFFD")
+    if surrogates:
+        warnings.append(f"{surrogates} surrogates (not characters) replaced with U+FFFD")
+    if replaced:
+        warnings.append(f"{replaced} invalid UTF-8 sequences replaced with U+FFFD")
     return text, "utf-8", warnings
 
 
@@ -153,6 +165,11 @@ _DOCTYPE_TOKEN = re.compile(r"<!--.*?-->|<\?.*?\?>|\"[^\"]*\"|'[^']*'|\[|\]|>", 
 _BARE_AMPERSAND = re.compile(r"&(?![A-Za-z_][\w.:-]{0,63};|#[0-9]{1,8};|#[xX][0-9A-Fa-f]{1,8};)")
 _NAMED_REFERENCE = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.:-]{0,63});")
 _CHARACTER_REFERENCE = re.compile(r"&#(?:([0-9]{1,8})|[xX]([0-9A-Fa-f]{1,8}));")
+# A reference to a surrogate (U+D800-DFFF): libxml2 lets it through as bytes no decoder reads.
+_SURROGATE_REFERENCE = re.compile(
+    r"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}"
+    r"|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));"
+)
 _ENTITY_DECLARATION = re.compile(
     r"""<!ENTITY\s+(%\s+)?([^\s%;&<>"']+)\s+
         (?:"([^"]*)"|'([^']*)'|(SYSTEM|PUBLIC)\b[^>]*)\s*(?:NDATA\s+\S+\s*)?>""",
@@ -173,7 +190,7 @@ def _xml_escape(text: str) -> str:
 def _char_from_reference(match: re.Match[str]) -> str:
     try:
         code = int(match.group(1)) if match.group(1) else int(match.group(2), 16)
-        return chr(code)
+        return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
     except (ValueError, OverflowError):
         return ""
 
@@ -269,7 +286,7 @@ def prepare_xml(text: str, *, strict: bool = True) -> tuple[bytes, list[str]]:
             entities = _entity_declarations(subset, strict, warnings)
         text = text[:start] + text[end:]
 
-    expanded = 0
+    expanded = surrogates = 0
     literal: set[str] = set()
 
     def named(match: re.Match[str]) -> str:
@@ -288,8 +305,11 @@ def prepare_xml(text: str, *, strict: bool = True) -> tuple[bytes, list[str]]:
         return f"&amp;{name};"
 
     def references(piece: str) -> str:
+        nonlocal surrogates
         if "&" not in piece:
             return piece
+        piece, replaced = _SURROGATE_REFERENCE.subn("&#xFFFD;", piece)
+        surrogates += replaced
         return _NAMED_REFERENCE.sub(named, _BARE_AMPERSAND.sub("&amp;", piece))
 
     if "&" in text:
@@ -304,6 +324,10 @@ def prepare_xml(text: str, *, strict: bool = True) -> tuple[bytes, list[str]]:
             position = end
         pieces.append(references(text[position:]))
         text = "".join(pieces)
+    if surrogates:
+        warnings.append(
+            f"{surrogates} references to surrogates (not characters) replaced with U+FFFD"
+        )
     if literal:
         names = ", ".join(f"&{name};" for name in sorted(literal)[:5])
         warnings.append(f"undeclared entities kept as literal text: {names}")

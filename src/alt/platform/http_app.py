@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,7 +25,7 @@ from starlette.middleware import Middleware
 
 import alt
 from alt.config import Settings
-from alt.platform.background import in_background
+from alt.platform.background import Loops, LoopStopped, in_background, tracking
 from alt.platform.db import Pool, make_pool
 from alt.platform.errors import error_response, install_error_handlers
 from alt.platform.jobs import make_job_app, supervise_worker
@@ -70,6 +71,8 @@ class ServiceContext:
     services: ServiceClient
     pool: Pool | None = None
     jobs: procrastinate.App | None = None
+    loops: Loops = field(default_factory=Loops)
+    """The service's background loops; readiness fails while one of them is down."""
 
 
 def load_tokens(spec: ServiceSpec, settings: Settings) -> ServiceTokens:
@@ -95,6 +98,7 @@ def create_app(
         if parts.not_built:
             log.warning("features_not_built", service=spec.name, missing=parts.not_built)
         async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(tracking(ctx.loops))
             stack.push_async_callback(ctx.services.aclose)
             if spec.database is not None:
                 ctx.pool = make_pool(settings, spec)
@@ -107,7 +111,10 @@ def create_app(
                 await stack.enter_async_context(ctx.jobs.open_async())
                 await stack.enter_async_context(
                     in_background(
-                        supervise_worker(ctx.jobs, settings, parts.queues, name=spec.name)
+                        "job worker",
+                        functools.partial(
+                            supervise_worker, ctx.jobs, settings, parts.queues, name=spec.name
+                        ),
                     )
                 )
             for lifecycle in parts.lifecycles:
@@ -184,6 +191,8 @@ def _readiness_checks(ctx: ServiceContext, parts: ServiceParts) -> dict[str, Che
         checks["database"] = _check_database
     for callee in ctx.spec.calls:
         checks[callee] = _check_service(callee)
+    for loop in ctx.loops.names():
+        checks[loop] = _check_loop(loop)
     checks.update(parts.checks)
     return checks
 
@@ -193,6 +202,8 @@ async def _run_check(check: Check, ctx: ServiceContext) -> str:
         await asyncio.wait_for(check(ctx), READY_TIMEOUT_S)
     except TimeoutError:
         return "timeout"
+    except LoopStopped as exc:
+        return str(exc)
     except Exception as exc:
         return f"failed: {type(exc).__name__}"
     return "ok"
@@ -208,6 +219,13 @@ def _check_service(callee: str) -> Check:
     async def check(ctx: ServiceContext) -> None:
         response = await ctx.services.get(callee, "/v1/live", timeout=READY_TIMEOUT_S)
         response.raise_for_status()
+
+    return check
+
+
+def _check_loop(name: str) -> Check:
+    async def check(ctx: ServiceContext) -> None:
+        ctx.loops.check(name)
 
     return check
 

@@ -154,8 +154,19 @@ class FeedFetcher:
         # that plus whatever was queued ahead of it (longest-processing-time-first).
         claims.sort(key=lambda claim: claim.last_fetch_ms or 0, reverse=True)
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self.fetch_feed(claim)) for claim in claims]
+            tasks = [group.create_task(self._fetch_contained(claim)) for claim in claims]
         return [task.result() for task in tasks]
+
+    async def _fetch_contained(self, claim: Claim) -> Outcome:
+        """`fetch_feed`, where whatever goes wrong with this feed is this feed's failure: it is
+        recorded, released and scheduled like any failure, and the round goes on."""
+        try:
+            return await self.fetch_feed(claim)
+        except psycopg.OperationalError:
+            raise  # the database is away: the round fails, the leases run out
+        except Exception as exc:
+            log.exception("feed_fetch_crashed", feed_id=claim.id, url=claim.url)
+            return await self._failed(claim, f"internal error: {type(exc).__name__}", None, None)
 
     async def fetch_feed(self, claim: Claim) -> Outcome:
         # A fetch holds an in-flight slot only until its body is in memory: parsing and storing
@@ -236,7 +247,7 @@ class FeedFetcher:
         self._wake.set()
 
     async def run_forever(self) -> None:
-        async with in_background(self._listen()):
+        async with in_background("feed listener", self._listen):
             await in_rounds("fetch", self.run_once, self._wake, self._idle_s)
 
     async def _idle_s(self) -> float:

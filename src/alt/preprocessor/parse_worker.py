@@ -14,12 +14,15 @@ import os
 import pickle
 import signal
 import sys
+from datetime import datetime
 from types import FrameType
 from typing import BinaryIO
 
-from alt.feeds.parse import FeedParseError, parse_feed
+from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.platform.logging import get_logger
 
 HEADER = 4
+log = get_logger(__name__)
 
 
 class _OverBudget(BaseException):
@@ -49,13 +52,27 @@ def frame(message: bytes) -> bytes:
     return len(message).to_bytes(HEADER, "big") + message
 
 
+def parse_or_refuse(
+    body: bytes, url: str, content_type: str | None, fetched_at: datetime
+) -> ParsedFeed:
+    """``parse_feed``, where a bug of the parser is this feed's FeedParseError: a feed fails,
+    never the process that parses it."""
+    try:
+        return parse_feed(body, url=url, content_type=content_type, fetched_at=fetched_at)
+    except FeedParseError:
+        raise
+    except Exception as exc:
+        log.exception("feed_parser_failed", url=url)
+        raise FeedParseError(f"the parser failed on this feed ({type(exc).__name__})") from exc
+
+
 def _answer(job: bytes, budget_s: float) -> tuple[str, object]:
     body, url, content_type, fetched_at = pickle.loads(job)  # noqa: S301 (from our parent)
     # ITIMER_PROF counts this process's CPU time (user and system), not the wall clock.
     _Budget.spent = False
     signal.setitimer(signal.ITIMER_PROF, budget_s)
     try:
-        feed = parse_feed(body, url=url, content_type=content_type, fetched_at=fetched_at)
+        feed = parse_or_refuse(body, url, content_type, fetched_at)
         if _Budget.spent:
             raise _OverBudget
         return "ok", feed
@@ -63,8 +80,6 @@ def _answer(job: bytes, budget_s: float) -> tuple[str, object]:
         return "error", str(exc)
     except _OverBudget:
         return "error", f"the feed took more than {budget_s:g} s of CPU time to parse"
-    except Exception as exc:  # a parser bug: this feed fails, the worker carries on
-        return "error", f"the parser failed on this feed ({type(exc).__name__})"
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
 

@@ -10,7 +10,8 @@ A worker is also a wall: a feed that crashes the parser (a native library fault,
 OOM killer) or exhausts its CPU budget costs that feed, never the fetcher. A dead worker's
 feeds fail like any other fetch error, with backoff, and a new worker takes its place.
 
-With no workers configured, feeds are parsed in a thread of the fetcher's own process.
+With no workers configured, feeds are parsed in a thread of the fetcher's own process; a parser
+bug is then still that feed's failure, as in a worker.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import pickle
 import sys
 from datetime import datetime
 
-from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.feeds.parse import FeedParseError, ParsedFeed
 from alt.platform.logging import get_logger
-from alt.preprocessor.parse_worker import HEADER, frame
+from alt.preprocessor.parse_worker import HEADER, frame, parse_or_refuse
 
 log = get_logger(__name__)
 
@@ -129,9 +130,7 @@ class FeedParsers:
     ) -> ParsedFeed:
         """The parsed feed; FeedParseError when it is not one or when a worker died on it."""
         if self.workers == 0:
-            return await asyncio.to_thread(
-                parse_feed, body, url=url, content_type=content_type, fetched_at=fetched_at
-            )
+            return await asyncio.to_thread(parse_or_refuse, body, url, content_type, fetched_at)
         # A few jobs queue in each worker's pipe, so that it never waits for the busy event loop
         # to hand it the next one; more would only hold bodies longer.
         async with self._room:

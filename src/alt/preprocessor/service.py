@@ -19,8 +19,8 @@ from alt.platform.errors import AltError
 from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.jobs import housekeeping
 from alt.platform.logging import get_logger
-from alt.preprocessor import discover, retention
-from alt.preprocessor.extractor import ArticleExtractor
+from alt.preprocessor import new_feed, retention
+from alt.preprocessor.extraction_loop import ArticleExtractor
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
@@ -35,6 +35,7 @@ log = get_logger(__name__)
 class Runtime:
     policy: IngestSettings = field(default_factory=IngestSettings)
     egress: EgressClient | None = None
+    parsers: FeedParsers | None = None
     fetcher: FeedFetcher | None = None
     extractor: ArticleExtractor | None = None
 
@@ -59,9 +60,10 @@ def _router(runtime: Runtime) -> APIRouter:
         """Find the feed at (or named by) a URL, store it with its first entries."""
         ctx: ServiceContext = request.app.state.ctx
         assert runtime.egress is not None
+        assert runtime.parsers is not None
         assert ctx.pool is not None
         try:
-            url, result, feed = await discover.find_feed(runtime.egress, body.url)
+            url, result, feed = await new_feed.find_feed(runtime.egress, runtime.parsers, body.url)
         except FetchError as exc:
             raise AltError(
                 422,
@@ -69,9 +71,11 @@ def _router(runtime: Runtime) -> APIRouter:
                 f"Could not fetch {body.url}: {exc}",
                 {"reason": exc.reason, "status": exc.status},
             ) from None
-        except discover.NotAFeed as exc:
+        except new_feed.NotAFeed as exc:
             raise AltError(422, "not_a_feed", str(exc)) from None
-        found = await discover.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
+        except new_feed.FeedUnreadable as exc:
+            raise AltError(422, "feed_unreadable", str(exc)) from None
+        found = await new_feed.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
         return DiscoverResponse(**found.__dict__)
 
     return router
@@ -103,7 +107,7 @@ def parts(settings: Settings) -> ServiceParts:
             EgressClient(settings) as pages,
             FeedParsers(runtime.policy.parse_workers, runtime.policy.parse_cpu_budget_s) as parsers,
         ):
-            runtime.egress = egress
+            runtime.egress, runtime.parsers = egress, parsers
             runtime.extractor = ArticleExtractor(ctx.pool, pages)
             runtime.fetcher = FeedFetcher(
                 ctx.pool,
@@ -114,8 +118,8 @@ def parts(settings: Settings) -> ServiceParts:
                 parsers=parsers,
             )
             async with (
-                in_background(runtime.fetcher.run_forever()),
-                in_background(runtime.extractor.run_forever()),
+                in_background("fetcher", runtime.fetcher.run_forever),
+                in_background("extractor", runtime.extractor.run_forever),
             ):
                 yield
 

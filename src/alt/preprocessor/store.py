@@ -18,6 +18,7 @@ from typing import Any
 from psycopg.errors import DataError, IntegrityError
 
 from alt.feeds.parse import ParsedEntry, ParsedFeed
+from alt.feeds.sanitize import clean_text, truncate_text
 from alt.platform.db import Connection
 from alt.platform.egress import FetchResult
 from alt.platform.logging import get_logger
@@ -62,13 +63,23 @@ class Fetched:
         return cls(
             feed_id,
             feed,
-            etag=result.headers.get("etag"),
-            last_modified=result.headers.get("last-modified"),
+            etag=_cursor(result.headers.get("etag"), MAX_ETAG_BYTES),
+            last_modified=_cursor(result.headers.get("last-modified"), MAX_LAST_MODIFIED_BYTES),
             status=result.status,
             now=now,
             next_check_at=next_check,
             fetch_ms=round(result.elapsed_s * 1000),
         )
+
+
+# The columns' limits. A longer validator is not kept (the feed is then fetched in full); the
+# egress client would not send one back anyway.
+MAX_ETAG_BYTES = 1024
+MAX_LAST_MODIFIED_BYTES = 256
+
+
+def _cursor(value: str | None, max_bytes: int) -> str | None:
+    return value if value is not None and len(value.encode()) <= max_bytes else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +167,15 @@ UPDATE feeds f SET
     ttl_seconds = u.ttl_seconds,
     last_checked_at = u.now, last_success_at = u.now, last_status = u.status,
     last_fetch_ms = COALESCE(u.fetch_ms, f.last_fetch_ms),
-    error_count = 0, last_error = NULL, next_check_at = u.next_check_at, claimed_until = NULL
+    error_count = 0, last_error = NULL, next_check_at = u.next_check_at, claimed_until = NULL,
+    last_warnings = u.warnings
   FROM unnest(%(feed_id)b::int8[], %(etag)b::text[], %(last_modified)b::text[],
               %(title)b::text[], %(site_url)b::text[], %(description)b::text[],
               %(language)b::text[], %(ttl_seconds)b::int4[], %(now)b::timestamptz[],
-              %(status)b::int4[], %(next_check_at)b::timestamptz[], %(fetch_ms)b::int4[])
+              %(status)b::int4[], %(next_check_at)b::timestamptz[], %(fetch_ms)b::int4[],
+              %(warnings)b::text[])
        AS u(feed_id, etag, last_modified, title, site_url, description, language,
-            ttl_seconds, now, status, next_check_at, fetch_ms)
+            ttl_seconds, now, status, next_check_at, fetch_ms, warnings)
  WHERE f.id = u.feed_id
 """
 
@@ -299,7 +312,17 @@ def _ok_columns(fetched: Sequence[Fetched]) -> dict[str, list[Any]]:
         "status": [w.status for w in fetched],
         "next_check_at": [w.next_check_at for w in fetched],
         "fetch_ms": [w.fetch_ms for w in fetched],
+        "warnings": [warnings_text(w.feed.warnings) for w in fetched],
     }
+
+
+MAX_WARNINGS_CHARS = 2000
+
+
+def warnings_text(warnings: list[str]) -> str | None:
+    """A parse's warnings as the feed keeps them: one a line, storable, within the column."""
+    text = clean_text("\n".join(warnings), multiline=True)
+    return truncate_text(text, MAX_WARNINGS_CHARS) if text else None
 
 
 def _attributes(items: Sequence[object], names: Sequence[str]) -> dict[str, list[Any]]:

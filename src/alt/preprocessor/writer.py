@@ -4,14 +4,15 @@ queue up, and the next batch takes them all in one transaction.
 A round of a thousand feeds is then a few dozen transactions instead of a thousand: fewer round
 trips and commits for the fetcher and for PostgreSQL, and when fetches are few, a batch of one
 is written at once, with no timer to wait for. Every feed's entries and cursor still commit
-together (REL-01); a poison entry sends its batch back to be written feed by feed (REL-07).
+together (REL-01); a poison entry sends its batch back to be written feed by feed (REL-07),
+and a feed whose write is refused even then fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from alt.platform.db import Pool
+from alt.platform.db import Connection, Pool
 from alt.preprocessor import store
 from alt.preprocessor.store import FeedWrite
 
@@ -47,13 +48,23 @@ class FeedWriter:
         except BaseException:  # cancelled: the others' outcomes wait for the next batch
             self._pending[:0] = batch
             raise
-        for (_, done), counts in zip(batch, results, strict=True):
-            done.set_result(counts)
+        for (_, done), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
 
-    async def _write(self, writes: list[FeedWrite]) -> list[Counts]:
+    async def _write(self, writes: list[FeedWrite]) -> list[Counts | Exception]:
         async with self.pool.connection() as conn:
             try:
                 async with conn.transaction():
-                    return await store.write(conn, writes)
+                    return list(await store.write(conn, writes))
             except store.POISON:
-                return [await store.write_alone(conn, item) for item in writes]
+                return [await _alone(conn, item) for item in writes]
+
+
+async def _alone(conn: Connection, item: FeedWrite) -> Counts | Exception:
+    try:
+        return await store.write_alone(conn, item)
+    except store.POISON as exc:  # its feed's state itself is refused: that feed fails alone
+        return exc

@@ -383,7 +383,7 @@ def lifecycle(settings: SummarySettings | None = None, llm: LLMSettings | None =
         assert ctx.pool is not None, "the summary loop needs the service's database"
         client = NewsCreatorClient(ctx.services, summary_settings.request_timeout_s)
         loop = SummaryLoop(ctx.pool, client, summary_settings, llm)
-        async with in_background(loop.run()):
+        async with in_background("summaries", loop.run):
             yield
 
     return run

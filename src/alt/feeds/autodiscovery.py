@@ -1,4 +1,5 @@
-"""Feed autodiscovery: the feeds a web page announces, and the paths sites commonly use.
+"""Feed autodiscovery: the feeds a web page announces, and the paths sites commonly use. Reads
+a page it is given; the pre-processor's `new_feed` fetches pages and candidates.
 
 The page is untrusted: its ``<base href>`` is ignored (links resolve against the page's own URL,
 so a page cannot point "relative" links at an internal host), only http(s) results are returned,

@@ -1,5 +1,8 @@
-"""From what a user typed to a stored feed: fetch it; if it is a web page, find its feed by
-autodiscovery or the usual paths; store the feed and its first entries."""
+"""A new feed, behind `/v1/feeds/discover`: from what a user typed to a stored feed. Fetch it;
+if it is a web page, find its feed by autodiscovery (`alt.feeds.autodiscovery`) or the usual
+paths; store the feed and its first entries. Documents are parsed as the fetcher parses them
+(`FeedParsers`: in a worker, under its CPU budget). alt-backend has checked the address before
+(`alt.backend.feed_address`)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
-from alt.feeds.discover import COMMON_FEED_PATHS, discover_feed_links
-from alt.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from alt.feeds.autodiscovery import COMMON_FEED_PATHS, discover_feed_links
+from alt.feeds.parse import FeedParseError, ParsedFeed
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError, FetchResult
 from alt.preprocessor import store
+from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
 
 MAX_CANDIDATES = 8
@@ -19,6 +23,10 @@ MAX_CANDIDATES = 8
 
 class NotAFeed(Exception):
     """Nothing at that address is a feed we can read; the message says what we found."""
+
+
+class FeedUnreadable(Exception):
+    """The address is a feed, but one we cannot parse; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -38,29 +46,33 @@ RETURNING id
 """
 
 
-async def _try(egress: EgressClient, url: str) -> tuple[FetchResult, ParsedFeed | None, str]:
+async def _try(
+    egress: EgressClient, parsers: FeedParsers, url: str
+) -> tuple[FetchResult, ParsedFeed | FeedParseError]:
     result = await egress.fetch(url, kind="feed")
     try:
-        return (
-            result,
-            parse_feed(
-                result.body,
-                url=result.url,
-                content_type=result.content_type,
-                fetched_at=datetime.now(UTC),
-            ),
-            "",
+        feed = await parsers.parse(
+            result.body,
+            url=result.url,
+            content_type=result.content_type,
+            fetched_at=datetime.now(UTC),
         )
     except FeedParseError as exc:
-        return result, None, str(exc)
+        return result, exc
+    return result, feed
 
 
-async def find_feed(egress: EgressClient, url: str) -> tuple[str, FetchResult, ParsedFeed]:
+async def find_feed(
+    egress: EgressClient, parsers: FeedParsers, url: str
+) -> tuple[str, FetchResult, ParsedFeed]:
     """The feed at `url`, or the first feed the page at `url` points to. Raises FetchError
-    when `url` itself cannot be fetched, NotAFeed when no feed is found."""
-    result, feed, why = await _try(egress, url)
-    if feed is not None:
+    when `url` itself cannot be fetched, FeedUnreadable when it is a feed we cannot parse,
+    NotAFeed when no feed is found."""
+    result, feed = await _try(egress, parsers, url)
+    if isinstance(feed, ParsedFeed):
         return url, result, feed
+    if not feed.not_a_feed:
+        raise FeedUnreadable(f"The feed at {url} could not be parsed: {feed}")
     candidates = discover_feed_links(result.body, result.url)
     candidates += [urljoin(result.url, path) for path in COMMON_FEED_PATHS]
     tried: set[str] = {url, result.url}
@@ -69,12 +81,12 @@ async def find_feed(egress: EgressClient, url: str) -> tuple[str, FetchResult, P
             continue
         tried.add(candidate)
         try:
-            found_result, found, _ = await _try(egress, candidate)
+            found_result, found = await _try(egress, parsers, candidate)
         except FetchError:
             continue
-        if found is not None:
+        if isinstance(found, ParsedFeed):
             return candidate, found_result, found
-    raise NotAFeed(f"{url} is not a feed ({why}) and names no feed we could read")
+    raise NotAFeed(f"{url} is not a feed ({feed}) and names no feed we could read")
 
 
 async def store_new_feed(

@@ -1,6 +1,6 @@
 """Full text of article pages: readable HTML (trafilatura), sanitised like feed content, its
 plain text, and metadata (title, author, date, lead image, language). Pure functions; the loop
-that claims articles and fetches pages is in `extractor.py`."""
+that claims articles and fetches pages is in `extraction_loop.py`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The extraction loop: claims articles waiting for their full text, fetches their pages through
 its own egress client (so extraction has its own per-host limit, apart from feed fetching),
-extracts and stores. An article whose page fails keeps its feed content; transient failures are
-retried with backoff, three attempts in all."""
+extracts (`article_text.py`) and stores. An article whose page fails keeps its feed content;
+transient failures are retried with backoff, three attempts in all."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from alt.platform.background import in_rounds
 from alt.platform.db import Pool
 from alt.platform.egress import EgressClient, FetchError
 from alt.platform.logging import get_logger
-from alt.preprocessor.extract import NotExtractable, extract_article
+from alt.preprocessor.article_text import NotExtractable, extract_article
 
 log = get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""From what a user typed to a feed: URL checks here, fetching in the pre-processor.
+"""The address of a feed a person typed: checked here, fetched in the pre-processor.
 
 alt-backend never fetches from the internet. It checks a URL first (form, scheme, the SSRF
 policy's verdict on its host and port) so that a refused URL gets a clear answer without a
@@ -82,7 +82,8 @@ def _unavailable() -> AltError:
 
 async def discover(ctx: ServiceContext, url: str) -> Discovered:
     """Ask the pre-processor to fetch `url` and store its feed. Raises AltError: 422 with the
-    pre-processor's reason (`not_a_feed`, `fetch_<reason>`), 503 when it cannot be asked."""
+    pre-processor's reason (`not_a_feed`, `feed_unreadable`, `fetch_<reason>`), 503 when it
+    cannot be asked or does not answer."""
     try:
         response = await ctx.services.post(
             PRE_PROCESSOR, DISCOVER_PATH, json={"url": url}, timeout=DISCOVER_TIMEOUT_S
@@ -103,11 +104,10 @@ async def discover(ctx: ServiceContext, url: str) -> Discovered:
             log.error("discover_bad_answer", status=response.status_code)
             raise _unavailable() from None
     if response.status_code == 422 and body is not None and isinstance(body.get("code"), str):
-        code = body["code"]
+        # The pre-processor's verdict on this address, said for the person who typed it.
         message = body.get("message") if isinstance(body.get("message"), str) else None
-        if code == "not_a_feed" or code.startswith("fetch_"):
-            message = message or "That address is not a feed we can read."
-            raise AltError(422, code, message[:1000], {"field": "url"})
+        message = message or "That address is not a feed we can read."
+        raise AltError(422, body["code"][:100], message[:1000], {"field": "url"})
     log.warning("discover_failed", status=response.status_code)
     raise _unavailable()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alt.feeds.discover import COMMON_FEED_PATHS, common_feed_urls, discover_feed_links
+from alt.feeds.autodiscovery import COMMON_FEED_PATHS, common_feed_urls, discover_feed_links
 from alt.feeds.opml import (
     MAX_OUTLINES,
     OpmlError,
