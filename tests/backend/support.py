@@ -61,6 +61,7 @@ class FeedOrigin:
         routes = [
             Route("/feeds/{name}.xml", self._feed),
             Route("/slow/{name}.xml", self._slow),
+            Route("/bad/{name}.xml", self._bad),
             Route("/site/{name}/", self._site),
             Route("/plain.html", self._plain),
             Route("/{rest:path}", self._missing),
@@ -84,6 +85,12 @@ class FeedOrigin:
         return Response(
             rss(request.path_params["name"], self.base, items), media_type="application/rss+xml"
         )
+
+    async def _bad(self, request: Request) -> Response:
+        """A feed whose first item's title holds a reference to a lone surrogate."""
+        self.requests.append(request.url.path)
+        body = rss(request.path_params["name"], self.base).replace(b" item 0<", b" item &#xD800;0<")
+        return Response(body, media_type="application/rss+xml")
 
     async def _slow(self, request: Request) -> Response:
         self.requests.append(request.url.path)

@@ -41,6 +41,20 @@ async def reader(stack: BackendStack) -> tuple[Browser, uuid.UUID]:
     return await stack.user("reader@example.org")
 
 
+async def test_a_feed_with_a_bad_character_keeps_every_item_and_says_what_was_repaired(
+    stack: BackendStack,
+) -> None:
+    browser, _ = await stack.user("repaired@example.org")
+    body = await subscribe(browser, stack.feeds.url("/bad/repaired.xml"))
+    assert body["unread_count"] == 25
+    assert "surrogate" in body["feed"]["last_warnings"]
+    listed = (await browser.call("GET", "/api/v1/subscriptions")).json()
+    [mine] = [s for s in listed["subscriptions"] if s["id"] == body["id"]]
+    assert mine["feed"]["last_warnings"] == body["feed"]["last_warnings"]
+    titles = [a["title"] for a in body["articles"]]
+    assert "repaired item 24" in titles
+
+
 async def test_subscribe_to_a_feed_answers_the_feed_and_its_newest_articles(
     stack: BackendStack, reader: tuple[Browser, uuid.UUID]
 ) -> None:
@@ -57,6 +71,7 @@ async def test_subscribe_to_a_feed_answers_the_feed_and_its_newest_articles(
     assert feed["last_checked_at"] is not None
     assert feed["error_count"] == 0
     assert feed["last_error"] is None
+    assert feed["last_warnings"] is None
     assert body["title"] == "Feed alpha"
     assert body["custom_title"] is None
     assert body["category"] is None

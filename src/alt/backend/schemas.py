@@ -88,6 +88,10 @@ class FeedOut(BaseModel):
     last_success_at: datetime | None
     error_count: int
     last_error: str | None
+    last_warnings: str | None = Field(
+        description="what the last successful fetch had to repair or drop (bad characters, "
+        "refused links), or null"
+    )
 
 
 class SubscriptionOut(BaseModel):

@@ -71,6 +71,7 @@ def _subscription_fields(row: SubscriptionRow) -> dict[str, Any]:
             last_success_at=row["last_success_at"],
             error_count=row["error_count"],
             last_error=row["last_error"],
+            last_warnings=row["last_warnings"],
         ),
         "unread_count": max(0, row["unread_count"]),
         "created_at": row["created_at"],

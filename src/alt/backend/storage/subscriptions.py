@@ -33,6 +33,7 @@ class SubscriptionRow(TypedDict):
     last_success_at: datetime | None
     error_count: int
     last_error: str | None
+    last_warnings: str | None
     unread_count: int
 
 
@@ -57,7 +58,7 @@ class ExportRow(TypedDict):
 _SELECT = """
 SELECT s.id, s.title AS custom_title, s.created_at, s.category_id, c.name AS category_name,
        f.id AS feed_id, f.url, f.title AS feed_title, f.site_url, f.status, f.last_checked_at,
-       f.last_success_at, f.error_count, f.last_error,
+       f.last_success_at, f.error_count, f.last_error, f.last_warnings,
        (SELECT count(*) FROM articles a WHERE a.feed_id = s.feed_id)
          - (SELECT count(*) FROM read_states r
              WHERE r.user_id = s.user_id AND r.feed_id = s.feed_id) AS unread_count
