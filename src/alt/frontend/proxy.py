@@ -17,9 +17,8 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from alt.auth.context import CLIENT_IP_HEADER, CSRF_HEADER
-from alt.auth.csrf import SAFE_METHODS
 from alt.frontend.edge import call_auth, clear_cookie, client_ip, edge_of, relay
+from alt.platform.auth_wire import CLIENT_IP_HEADER, CSRF_HEADER, SAFE_METHODS
 from alt.platform.errors import AltError, error_response
 from alt.platform.identity import USER_TOKEN_HEADER
 from alt.platform.service_client import ServiceClient
