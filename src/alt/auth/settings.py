@@ -38,8 +38,11 @@ class AuthSettings(BaseSettings):
     csrf_ip_rate: Limit = 120
     rate_window_s: Seconds = 300
 
-    registration_open: bool = True
-    """Default of the instance setting `registration_open` until an admin changes it."""
+    registration_open: bool = False
+    """Default of the instance setting `registration_open` until an admin changes it. Closed:
+    the first admin comes from `alt user create --admin` or the setup link `alt up` prints."""
+    setup_link_ttl_s: Seconds = 3_600
+    """How long the one-time setup link that `alt up` prints on a fresh install works."""
 
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins besides the UI's own (ALT_FRONTEND_URL) that may call /api with credentials."""
