@@ -49,6 +49,10 @@ class AuthSettings(BaseSettings):
     trusted_proxies: Annotated[list[Network], NoDecode] = []
     """Reverse proxies in front of alt-frontend whose X-Forwarded-For is believed."""
 
+    stream_session_check_s: Annotated[float, Field(gt=0)] = 5.0
+    """How often the edge asks auth-service whether the session behind a relayed event stream
+    is still live; the stream ends when it is not (logout, revocation, password change)."""
+
     purge_retry_s: Seconds = 60
     """How often auth-service retries app-side deletions of deleted users and tidies up."""
     key_encryption_secret: SecretStr | None = None
