@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -47,12 +47,13 @@ async def logged_in(stack: Stack, email: str) -> Browser:
 
 
 @contextlib.asynccontextmanager
-async def stream(browser: Browser) -> AsyncIterator[AsyncIterator[str]]:
+async def stream(browser: Browser) -> AsyncIterator[AsyncGenerator[str, None]]:
     """The lines of the stats stream, read through the edge like a browser's EventSource."""
     async with browser.http.stream("GET", STREAM, timeout=DEADLINE_S) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        yield response.aiter_lines()
+        async with contextlib.aclosing(response.aiter_lines()) as lines:
+            yield lines
 
 
 async def next_event(lines: AsyncIterator[str]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -169,8 +169,9 @@ async def _relay_stream(request: Request, path: str, headers: dict[str, str]) ->
     async def body() -> AsyncIterator[bytes]:
         session_gone = asyncio.create_task(_session_gone(request, every_s))
         try:
-            async for chunk in _until(upstream.aiter_raw(), session_gone):
-                yield chunk
+            async with contextlib.aclosing(_until(upstream.aiter_raw(), session_gone)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             session_gone.cancel()
             await upstream.aclose()
@@ -189,16 +190,25 @@ async def _session_gone(request: Request, every_s: float) -> None:
             return
 
 
-async def _until(chunks: AsyncIterator[bytes], stop: asyncio.Task[None]) -> AsyncIterator[bytes]:
+async def _until(
+    chunks: AsyncIterator[bytes], stop: asyncio.Task[None]
+) -> AsyncGenerator[bytes, None]:
     """The chunks, until they end or `stop` is done, whichever comes first."""
     while True:
         step = asyncio.ensure_future(anext(chunks))
-        await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
-        if not step.done():
-            step.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await step
-            return
-        if isinstance(step.exception(), StopAsyncIteration):
+        try:
+            await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not step.done():  # `stop` came first, or the relay itself is being cancelled
+                await _abandon(step)
+        if step.cancelled() or isinstance(step.exception(), StopAsyncIteration):
             return
         yield step.result()
+
+
+async def _abandon(task: asyncio.Future[bytes]) -> None:
+    """Cancel `task` and let it unwind (before its stream is closed); its outcome is dropped."""
+    task.cancel()
+    await asyncio.wait((task,))
+    if not task.cancelled():
+        task.exception()  # looked at, so that asyncio does not report it as lost
