@@ -130,8 +130,11 @@ async def insert_account(
     return None if row is None else await get_account(conn, row["id"])
 
 
+HAS_ADMIN = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')"
+
+
 async def has_admin(conn: AsyncConnection[Any]) -> bool:
-    cursor = await conn.execute("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin') AS any")
+    cursor = await conn.execute(HAS_ADMIN + " AS any")
     row = await cursor.fetchone()
     return bool(row and row["any"])
 

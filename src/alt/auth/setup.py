@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import psycopg
 from psycopg import AsyncConnection
 
-from alt.auth.accounts import Account, has_admin, insert_account
+from alt.auth.accounts import HAS_ADMIN, Account, has_admin, insert_account
 from alt.auth.tokens import new_token, token_hash
 from alt.platform.auth_wire import SETUP_PATH
 from alt.platform.errors import AltError
@@ -25,8 +25,8 @@ from alt.platform.errors import AltError
 def issue_setup_token(conn: psycopg.Connection, ttl_s: int) -> str | None:
     """A new setup token, the only one that works; None if an admin exists already."""
     with conn.transaction():
-        admin = conn.execute("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1").fetchone()
-        if admin is not None:
+        admin = conn.execute(HAS_ADMIN).fetchone()
+        if admin and admin[0]:
             return None
         token = new_token()
         conn.execute("DELETE FROM setup_tokens")
