@@ -73,13 +73,13 @@ def run_up(settings: Settings) -> int:
                 with _children(settings, env, stop) as children:
                     try:
                         if _wait_ready(children, stop, settings.up_ready_timeout_s):
+                            if setup_notice:
+                                print(setup_notice, flush=True)
                             print(
                                 f"Alt is ready at {settings.service_url('alt-frontend')} "
                                 "(Ctrl-C stops it)",
                                 flush=True,
                             )
-                            if setup_notice:
-                                print(setup_notice, flush=True)
                             _watch(children, stop)
                     except UpError as exc:
                         _say(str(exc))  # said before the others stop, so it is not buried
