@@ -47,7 +47,7 @@ async def create_first_admin(
 ) -> Account:
     """The first admin, if `token` is a live setup token (which is used up by this)."""
     async with conn.transaction():
-        # Serialises with every other creator of a first admin.
+        # One use of a setup link at a time, so that the admin check below cannot race.
         await conn.execute("LOCK TABLE setup_tokens IN EXCLUSIVE MODE")
         if await has_admin(conn):
             raise AltError(409, "admin_exists", "This instance has an admin already; log in.")
