@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import psutil
@@ -24,6 +24,7 @@ import pytest
 from alt.config import Settings, load_settings
 from alt.platform import embedded
 from alt.services import SERVICES, Database
+from alt.up import SETUP_LINE
 from tests.helpers import URL_ENV, loopback_urls
 
 READY_WITHIN_S = 90.0
@@ -140,6 +141,37 @@ def check_every_service(env: dict[str, str], ui_url: str) -> None:
         assert page.headers["content-type"].startswith("text/html")
 
 
+def setup_link(up: Up) -> str | None:
+    """The one-time setup link `alt up` printed before its ready line, if any."""
+    for line in up.lines:
+        if line.startswith(SETUP_LINE):
+            return line.removeprefix(SETUP_LINE).split()[0]
+    return None
+
+
+def create_first_admin(link: str) -> None:
+    """Open the setup link like a browser and create the admin; it is logged in at once."""
+    with httpx.Client(timeout=10.0, trust_env=False) as browser:
+        page = browser.get(link)
+        assert page.status_code == 200, page.text
+        fields = {
+            name: page.text.split(f"name={name} value='", 1)[1].split("'", 1)[0]
+            for name in ("csrf_token", "token")
+        }
+        password = "correct horse battery staple"
+        created = browser.post(
+            urljoin(link, "/setup"),
+            data={
+                **fields,
+                "email": "admin@example.org",
+                "password": password,
+                "password_again": password,
+            },
+        )
+        assert created.status_code == 303, created.text
+        assert browser.get(urljoin(link, "/api/auth/user")).status_code == 200
+
+
 def assert_all_stopped(up: Up, env: dict[str, str], pg_pid: int, how: str = "SIGTERM") -> None:
     code = up.stop(how)
     assert code == 0, up.output()
@@ -176,6 +208,10 @@ def test_alt_up_runs_everything_stops_cleanly_and_keeps_data(up_env: dict[str, s
         ui_url = up.wait_ready()
         assert ui_url == up_env["ALT_FRONTEND_URL"]
         check_every_service(up_env, ui_url)
+        link = setup_link(up)  # a fresh install has no admin: the link makes the first one
+        assert link is not None, up.output()
+        assert link.startswith(ui_url + "/setup?token=")
+        create_first_admin(link)
         assert stat.S_IMODE(keys.stat().st_mode) == 0o600
         keys_before = keys.read_bytes()
         pg_pid = postmaster_pid(up_env)
@@ -190,6 +226,7 @@ def test_alt_up_runs_everything_stops_cleanly_and_keeps_data(up_env: dict[str, s
 
     with alt_up(up_env) as again:
         check_every_service(up_env, again.wait_ready())
+        assert setup_link(again) is None  # there is an admin now
         assert keys.read_bytes() == keys_before
         pg_pid = postmaster_pid(up_env)
         with embedded.database_urls(settings) as urls, psycopg.connect(urls[Database.APP]) as conn:

@@ -2,7 +2,8 @@
 
 It brings up the databases (embedded unless configured), migrates them, makes the service keys
 on first run, starts every service as its own `alt serve` process on loopback, waits until each
-one says it is ready, prints the UI's address, and on Ctrl-C or SIGTERM stops everything in
+one says it is ready, prints the UI's address (and, while there is no admin, a one-time setup
+link that creates the first one), and on Ctrl-C or SIGTERM stops everything in
 order: the services (SIGTERM, then SIGKILL after the grace period), then the database.
 Services write their JSON log lines straight to this terminal.
 """
@@ -25,6 +26,8 @@ from types import FrameType
 import httpx
 import psycopg
 
+from alt.auth.settings import AuthSettings
+from alt.auth.setup import issue_setup_token, setup_link
 from alt.config import Settings
 from alt.platform.embedded import database_urls
 from alt.platform.migrate import MigrationError, migrate
@@ -34,6 +37,7 @@ from alt.services import SERVICES, Database
 STOP_MARGIN_S = 10.0
 POLL_S = 0.25
 PR_SET_PDEATHSIG = 1
+SETUP_LINE = "No admin yet: create one at "
 
 
 class UpError(Exception):
@@ -56,6 +60,7 @@ def run_up(settings: Settings) -> int:
                     applied = migrate(urls[database], database)
                     if applied:
                         _say(f"{database.value} database: applied {', '.join(applied)}")
+                setup_notice = _setup_notice(settings, urls[Database.AUTH])
                 env = {
                     **os.environ,
                     "DATABASE_URL": urls[Database.APP],
@@ -68,6 +73,8 @@ def run_up(settings: Settings) -> int:
                 with _children(settings, env, stop) as children:
                     try:
                         if _wait_ready(children, stop, settings.up_ready_timeout_s):
+                            if setup_notice:
+                                print(setup_notice, flush=True)
                             print(
                                 f"Alt is ready at {settings.service_url('alt-frontend')} "
                                 "(Ctrl-C stops it)",
@@ -84,6 +91,20 @@ def run_up(settings: Settings) -> int:
             _say(f"database: {exc}")
             return 1
     return 0
+
+
+def _setup_notice(settings: Settings, auth_url: str) -> str | None:
+    """While there is no admin: what to open to create one (a new one-time link each start)."""
+    ttl_s = AuthSettings().setup_link_ttl_s
+    with psycopg.connect(auth_url) as conn:
+        token = issue_setup_token(conn, ttl_s)
+    if token is None:
+        return None
+    link = setup_link(settings.service_url("alt-frontend"), token)
+    return (
+        f"{SETUP_LINE}{link} (works once, for {ttl_s / 60:g} min; "
+        "or run `alt user create EMAIL --admin`)"
+    )
 
 
 def _say(message: str) -> None:

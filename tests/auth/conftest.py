@@ -22,6 +22,8 @@ from tests.helpers import loopback_urls, running, with_overrides
 
 PASSWORD = "correct horse battery staple"
 ADMIN_EMAIL = "admin@example.org"
+OPEN_REGISTRATION = {"ALT_AUTH_REGISTRATION_OPEN": "true"}
+"""auth_env of modules that register users (registration is closed by default)."""
 
 
 @dataclass

@@ -156,14 +156,18 @@ async def test_admin_creates_disables_and_deletes_users(stack: Stack, admin: Bro
     assert stack.audit("user.deleted")[-1]["user_id"] == uuid.UUID(user_id)
 
 
-async def test_registration_can_be_switched_off(stack: Stack, admin: Browser) -> None:
-    assert (await admin.call("GET", "/api/auth/settings")).json() == {"registration_open": True}
-    closed = await admin.call("PUT", "/api/auth/settings", {"registration_open": False})
-    assert closed.status_code == 200
+async def test_registration_can_be_switched_on_and_off(stack: Stack, admin: Browser) -> None:
+    assert (await admin.call("GET", "/api/auth/settings")).json() == {"registration_open": False}
     visitor = stack.browser()
     refused = await visitor.register("late@example.org")
     assert refused.status_code == 403
     assert refused.json()["code"] == "registration_closed"
-    await admin.call("PUT", "/api/auth/settings", {"registration_open": True})
+    opened = await admin.call("PUT", "/api/auth/settings", {"registration_open": True})
+    assert opened.status_code == 200
     assert (await visitor.register("late@example.org")).status_code == 202
+    await admin.call("PUT", "/api/auth/settings", {"registration_open": False})
+    assert (await visitor.register("later@example.org")).json()["code"] == "registration_closed"
+    assert stack.sql("SELECT email FROM users WHERE email LIKE 'late%%'") == [
+        {"email": "late@example.org"}
+    ]
     assert stack.audit("settings.changed")

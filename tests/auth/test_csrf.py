@@ -10,7 +10,7 @@ from alt.auth import routes_admin, routes_auth, routes_user
 from tests.auth.conftest import ADMIN_EMAIL, PASSWORD, Browser, Stack
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-PRE_SESSION = {"/v1/auth/login", "/v1/auth/register"}
+PRE_SESSION = {"/v1/auth/login", "/v1/auth/register", "/v1/auth/setup"}
 BOOTSTRAP = {"/v1/auth/csrf"}  # hands out the token; needs none
 INTERNAL = {"/v1/auth/validate", "/v1/auth/events", "/v1/auth/keys"}
 

@@ -4,6 +4,8 @@ CORS, and browser-sent X-Alt-* headers never passed on."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -55,6 +57,19 @@ def same_origin_path(location: str, base: str) -> bool:
         and not location.startswith(("//", "/\\"))
         and target.netloc == urlsplit(base).netloc
     )
+
+
+def test_the_edge_uses_nothing_of_auth_service_but_its_settings() -> None:
+    """The edge and auth-service share only the wire contract in platform/ (and the settings
+    of ALT_AUTH_*, which configure both)."""
+    modules = {
+        node.module
+        for path in Path("src/alt/frontend").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "alt.platform.auth_wire" in modules
+    assert {m for m in modules if m.split(".")[:2] == ["alt", "auth"]} == {"alt.auth.settings"}
 
 
 @pytest.mark.parametrize("value", BAD_NEXT)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from alt.auth.passwords import VERIFICATIONS
-from tests.auth.conftest import PASSWORD, Browser, Stack
+from tests.auth.conftest import OPEN_REGISTRATION, Browser, Stack
 
 VARYING = {"date", "x-request-id", "content-length"}
 TRIES = 200
@@ -25,6 +25,7 @@ def auth_env() -> dict[str, str]:
         "ALT_AUTH_LOGIN_IP_FAILURES": "100000",
         "ALT_AUTH_LOGIN_IP_RATE": "100000",
         "ALT_AUTH_REGISTER_IP_RATE": "100000",
+        **OPEN_REGISTRATION,
     }
 
 
@@ -79,22 +80,3 @@ async def test_registration_answers_the_same_for_taken_and_free_addresses(stack:
     different_case = await browser.register("TAKEN@Example.org")
     assert shape(different_case) == shape(free)
     assert len(stack.sql("SELECT 1 FROM users WHERE lower(email) = 'taken@example.org'")) == 1
-
-
-async def test_the_first_registered_user_is_admin(stack: Stack) -> None:
-    rows = stack.sql("SELECT email, role FROM users ORDER BY created_at")
-    assert rows[0]["role"] == "admin"
-    assert all(row["role"] == "user" for row in rows[1:])
-    stack.sql("DELETE FROM users")
-    first, second = stack.browser(), stack.browser()
-    await first.register("first@example.org")
-    await second.register("second@example.org")
-    roles = stack.sql("SELECT email, role FROM users ORDER BY created_at")
-    assert roles == [
-        {"email": "first@example.org", "role": "admin"},
-        {"email": "second@example.org", "role": "user"},
-    ]
-    assert (await first.login("first@example.org", PASSWORD)).status_code == 200
-    assert (await first.call("GET", "/api/auth/user")).status_code == 200
-    assert (await second.login("second@example.org", PASSWORD)).status_code == 200
-    assert (await second.call("GET", "/api/auth/user")).status_code == 403

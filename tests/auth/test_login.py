@@ -9,7 +9,12 @@ import hashlib
 import pytest
 
 from alt.auth.passwords import VERIFICATIONS
-from tests.auth.conftest import ADMIN_EMAIL, PASSWORD, Stack
+from tests.auth.conftest import ADMIN_EMAIL, OPEN_REGISTRATION, PASSWORD, Stack
+
+
+@pytest.fixture(scope="module")
+def auth_env() -> dict[str, str]:
+    return OPEN_REGISTRATION
 
 
 def verifications() -> float:

@@ -4,16 +4,20 @@ before hashing, no 72-byte truncation, and the policy (length, common passwords)
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
 from argon2 import PasswordHasher
 
 from alt.auth.passwords import VERIFICATIONS, WeakPassword, check_policy, is_common
-from tests.auth.conftest import PASSWORD, Stack
+from tests.auth.conftest import OPEN_REGISTRATION, PASSWORD, Stack
 
 OWASP_MIN_M, OWASP_MIN_T = 19_456, 2
+
+
+@pytest.fixture(scope="module")
+def auth_env() -> dict[str, str]:
+    return OPEN_REGISTRATION
 
 
 def stored_hash(stack: Stack, email: str) -> str:
@@ -110,37 +114,3 @@ async def test_registration_refuses_weak_passwords(stack: Stack) -> None:
     response = await stack.browser().register("weak@example.org", "letmein12345")
     assert response.status_code == 422
     assert stack.sql("SELECT 1 FROM users WHERE email = 'weak@example.org'") == []
-
-
-def test_cli_creates_an_admin(stack_settings: object, auth_db: str, stack: Stack) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AUTH_DATABASE_URL": auth_db,
-        "DATABASE_URL": stack.settings.database_url or "",
-        "ALT_SERVICE_KEYS_FILE": str(stack.settings.service_keys_file),
-    }
-    done = subprocess.run(
-        [".venv/bin/alt", "user", "create", "Cli@Example.ORG", "--admin", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "created admin cli@example.org" in done.stdout
-    assert stack.sql("SELECT role FROM users WHERE email = 'cli@example.org'") == [
-        {"role": "admin"}
-    ]
-    weak = subprocess.run(
-        [".venv/bin/alt", "user", "create", "weak-cli@example.org", "--password-stdin"],
-        input="password1234\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert weak.returncode == 1
-    assert "too common" in weak.stderr

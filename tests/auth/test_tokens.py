@@ -17,6 +17,9 @@ SOURCES = sorted(
         *Path("src/alt/auth").rglob("*.py"),
         *Path("src/alt/frontend").rglob("*.py"),
         Path("src/alt/platform/identity.py"),
+        Path("src/alt/platform/auth_wire.py"),
+        Path("src/alt/platform/guarded_route.py"),
+        Path("src/alt/platform/probes.py"),
     ]
 )
 SECRET_NAMES = ("token", "csrf", "secret", "recovery")

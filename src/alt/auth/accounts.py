@@ -115,27 +115,28 @@ async def list_accounts(conn: AsyncConnection[Any], limit: int, offset: int) -> 
 
 
 async def insert_account(
-    conn: AsyncConnection[Any], email: str, password_hash: str, *, role: str | None
+    conn: AsyncConnection[Any], email: str, password_hash: str, *, role: str
 ) -> Account | None:
-    """Create a user; `role=None` means admin for the first user of the instance, else user.
-    None if the e-mail address is taken."""
-    async with conn.transaction():
-        # Serialise creators so that exactly one "first user" becomes admin.
-        await conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-        if role is None:
-            cursor = await conn.execute("SELECT NOT EXISTS (SELECT 1 FROM users) AS first")
-            first = await cursor.fetchone()
-            role = "admin" if first and first["first"] else "user"
-        try:
-            cursor = await conn.execute(
-                "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s)"
-                " ON CONFLICT DO NOTHING RETURNING id",
-                (email, password_hash, role),
-            )
-        except errors.CheckViolation:
-            raise UserError("The e-mail address is not valid.") from None
-        row = await cursor.fetchone()
+    """Create a user; None if the e-mail address is taken."""
+    try:
+        cursor = await conn.execute(
+            "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            (email, password_hash, role),
+        )
+    except errors.CheckViolation:
+        raise UserError("The e-mail address is not valid.") from None
+    row = await cursor.fetchone()
     return None if row is None else await get_account(conn, row["id"])
+
+
+HAS_ADMIN = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')"
+
+
+async def has_admin(conn: AsyncConnection[Any]) -> bool:
+    cursor = await conn.execute(HAS_ADMIN + " AS any")
+    row = await cursor.fetchone()
+    return bool(row and row["any"])
 
 
 async def set_password_hash(

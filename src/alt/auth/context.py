@@ -17,23 +17,27 @@ from fastapi import Depends, Request, Response
 from psycopg import AsyncConnection
 
 from alt.auth import audit
-from alt.auth.csrf import SAFE_METHODS, cross_site
 from alt.auth.sessions import Session, find_session
 from alt.auth.settings import AuthSettings
 from alt.auth.signing import UserTokenSigner
 from alt.auth.tokens import same_secret
 from alt.config import Settings
+from alt.platform.auth_wire import (
+    CLEAR,
+    CLIENT_IP_HEADER,
+    CLIENT_UA_HEADER,
+    CSRF_HEADER,
+    PRESESSION_HEADER,
+    SAFE_METHODS,
+    SESSION_HEADER,
+    SET_PRESESSION_HEADER,
+    SET_SESSION_HEADER,
+    cross_site,
+    set_cookie_instruction,
+)
 from alt.platform.errors import AltError
 
 EDGE = "alt-frontend"
-CLIENT_IP_HEADER = "X-Alt-Client-IP"
-CLIENT_UA_HEADER = "X-Alt-Client-UA"
-SESSION_HEADER = "X-Alt-Session"
-PRESESSION_HEADER = "X-Alt-Presession"
-SET_SESSION_HEADER = "X-Alt-Set-Session"
-SET_PRESESSION_HEADER = "X-Alt-Set-Presession"
-CSRF_HEADER = "X-CSRF-Token"
-CLEAR = "-"
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ AdminDep = Annotated[Authed, Depends(admin)]
 
 
 def set_session_cookie(response: Response, token: str, max_age_s: int) -> None:
-    response.headers[SET_SESSION_HEADER] = f"{token}; max-age={max_age_s}"
+    response.headers[SET_SESSION_HEADER] = set_cookie_instruction(token, max_age_s)
 
 
 def clear_session_cookie(response: Response) -> None:
@@ -160,4 +164,6 @@ def clear_session_cookie(response: Response) -> None:
 
 
 def set_presession_cookie(response: Response, token: str | None, max_age_s: int = 0) -> None:
-    response.headers[SET_PRESESSION_HEADER] = f"{token}; max-age={max_age_s}" if token else CLEAR
+    response.headers[SET_PRESESSION_HEADER] = (
+        set_cookie_instruction(token, max_age_s) if token else CLEAR
+    )

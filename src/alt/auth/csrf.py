@@ -1,26 +1,22 @@
-"""CSRF defences: synchronizer tokens bound to a session or to a pre-session, and the
-Origin / Sec-Fetch-Site check for state-changing requests.
+"""CSRF defences: synchronizer tokens bound to a session or to a pre-session.
 
 Before login there is no session to bind a token to, so the login and registration forms use a
 pre-session: an anonymous, short-lived server-side record whose id is an HttpOnly cookie and
 whose CSRF token is the HMAC of that id under the pre-session's own secret. A page on another
 origin can neither read the token nor set the cookie, so it cannot log a victim into an account
-of its choosing. The pre-session is deleted at login.
+of its choosing. The pre-session is deleted at login. The Origin / Sec-Fetch-Site rule is part
+of the edge's wire contract (`alt.platform.auth_wire`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from psycopg import AsyncConnection
 
 from alt.auth.settings import AuthSettings
 from alt.auth.tokens import csrf_token, is_token_shaped, new_secret, new_token, token_hash
-from alt.config import Settings
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -64,29 +60,3 @@ async def drop_presession(conn: AsyncConnection[Any], token: str | None) -> None
     if is_token_shaped(token):
         assert token is not None
         await conn.execute("DELETE FROM presessions WHERE id = %s", (token_hash(token),))
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def allowed_origins(settings: Settings, cfg: AuthSettings) -> frozenset[str]:
-    """The UI's own origin and the configured CORS allowlist."""
-    return frozenset(
-        {
-            origin_of(str(settings.alt_frontend_url)),
-            *(origin.lower() for origin in cfg.cors_origins),
-        }
-    )
-
-
-def cross_site(
-    method: str, origin: str | None, fetch_site: str | None, allowed: frozenset[str]
-) -> bool:
-    """True for a state-changing request that a browser says comes from another site."""
-    if method.upper() in SAFE_METHODS:
-        return False
-    if origin is not None:
-        return origin.lower() not in allowed
-    return fetch_site is not None and fetch_site.lower() in {"cross-site", "same-site"}

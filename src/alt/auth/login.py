@@ -24,7 +24,7 @@ from alt.auth.accounts import Account, Credentials, credentials_by_email, insert
 from alt.auth.accounts import set_password_hash as store_hash
 from alt.auth.context import Client, Runtime
 from alt.auth.csrf import drop_presession, find_presession
-from alt.auth.passwords import WeakPassword, check_policy, needs_rehash, rehash, verify_password
+from alt.auth.passwords import WeakPassword, needs_rehash, rehash, verify_password
 from alt.auth.passwords import hash_password as make_hash
 from alt.auth.sessions import Opened, find_session, open_session, revoke
 from alt.auth.settings import AuthSettings
@@ -36,6 +36,7 @@ LOGIN_ACCOUNT = "login_account"
 LOGIN_IP = "login_ip"
 LOGIN_RATE = "login_rate"
 REGISTER_RATE = "register_rate"
+SETUP_RATE = "setup_rate"
 CSRF_RATE = "csrf_rate"
 REGISTRATION_KEY = "registration_open"
 
@@ -170,6 +171,13 @@ async def _succeeded(
     await throttle.forgive_one(conn, LOGIN_IP, client.ip or "unknown")
     if needs_rehash(creds.password_hash):
         await store_hash(conn, account.id, await asyncio.to_thread(rehash, password), changed=False)
+    return await start_session(conn, cfg, client, account)
+
+
+async def start_session(
+    conn: AsyncConnection[Any], cfg: AuthSettings, client: Client, account: Account
+) -> Opened:
+    """A new session for `account`, in place of whatever identified the browser before."""
     async with conn.transaction():
         await _end_previous(conn, cfg, client)
         opened = await open_session(conn, account, cfg, ip=client.ip, user_agent=client.user_agent)
@@ -200,6 +208,15 @@ async def registration_open(conn: AsyncConnection[Any], cfg: AuthSettings) -> bo
     return cfg.registration_open if row is None else bool(row["value"])
 
 
+async def new_credentials(email: str, password: str) -> tuple[str, str]:
+    """A new account's normalised address and password hash; 422 if either is unacceptable."""
+    try:
+        email = normalise_email(email)
+        return email, await asyncio.to_thread(make_hash, password)
+    except (WeakPassword, UserError) as exc:
+        raise AltError(422, "validation_failed", str(exc)) from None
+
+
 async def register(
     conn: AsyncConnection[Any], rt: Runtime, client: Client, email: str, password: str
 ) -> Account | None:
@@ -208,13 +225,8 @@ async def register(
     await limit_rate(conn, REGISTER_RATE, client.ip, rt.cfg.register_ip_rate, rt.cfg.rate_window_s)
     if not await registration_open(conn, rt.cfg):
         raise AltError(403, "registration_closed", "Registration is closed on this instance.")
-    try:
-        check_policy(password)
-        email = normalise_email(email)
-    except (WeakPassword, UserError) as exc:
-        raise AltError(422, "validation_failed", str(exc)) from None
-    password_hash = await asyncio.to_thread(make_hash, password)
-    account = await insert_account(conn, email, password_hash, role=None)
+    email, password_hash = await new_credentials(email, password)
+    account = await insert_account(conn, email, password_hash, role="user")
     if account is None:
         await audit.record(conn, "register.taken", ip=client.ip, email=email)
     else:

@@ -4,7 +4,6 @@ hashes or session ids."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -16,9 +15,9 @@ from pydantic import BaseModel, Field
 from alt.auth import audit, purge
 from alt.auth.accounts import Account, active_admins, get_account, insert_account, list_accounts
 from alt.auth.context import AdminDep, ConnDep
-from alt.auth.passwords import MAX_LENGTH, WeakPassword, hash_password
+from alt.auth.login import new_credentials
+from alt.auth.passwords import MAX_LENGTH
 from alt.auth.sessions import revoke_all
-from alt.auth.users import UserError, normalise_email
 from alt.platform.errors import AltError
 
 Conn = AsyncConnection[Any]
@@ -76,11 +75,7 @@ def _collection_routes(r: APIRouter) -> None:
 
     @r.post("/v1/user", status_code=201)
     async def create_user(body: CreateBody, who: AdminDep, conn: ConnDep) -> JSONResponse:
-        try:
-            email = normalise_email(body.email)
-            password_hash = await asyncio.to_thread(hash_password, body.password)
-        except (UserError, WeakPassword) as exc:
-            raise AltError(422, "validation_failed", str(exc)) from None
+        email, password_hash = await new_credentials(body.email, body.password)
         account = await insert_account(conn, email, password_hash, role=body.role)
         if account is None:
             raise AltError(409, "email_taken", "A user with this address exists already.")

@@ -1,5 +1,5 @@
-"""`/v1/auth/*`: CSRF tokens, login, registration, logout, refresh, and the internal routes
-other services use (validate, keys, events)."""
+"""`/v1/auth/*`: CSRF tokens, login, registration, the first admin's setup, logout, refresh,
+and the internal routes other services use (validate, keys, events)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from alt.auth import audit, login
+from alt.auth import audit, login, setup
 from alt.auth.context import (
     EDGE,
     AdminDep,
@@ -49,6 +49,10 @@ class LoginBody(BaseModel):
 class RegisterBody(BaseModel):
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class SetupBody(RegisterBody):
+    token: str = Field(min_length=1, max_length=128)
 
 
 class ValidateBody(BaseModel):
@@ -133,6 +137,27 @@ def _browser_routes(r: APIRouter) -> None:
         await login.require_form_csrf(conn, client, rt.cfg)
         await login.register(conn, rt, client, body.email, body.password)
         return JSONResponse(REGISTERED, status_code=202)
+
+    @r.post("/v1/auth/setup", status_code=201)
+    async def set_up(
+        body: SetupBody, client: ClientDep, rt: RuntimeDep, conn: ConnDep
+    ) -> JSONResponse:
+        """The first admin, with the one-time setup link's token; logged in at once."""
+        await login.limit_rate(
+            conn, login.SETUP_RATE, client.ip, rt.cfg.register_ip_rate, rt.cfg.rate_window_s
+        )
+        await login.require_form_csrf(conn, client, rt.cfg)
+        email, password_hash = await login.new_credentials(body.email, body.password)
+        try:
+            account = await setup.create_first_admin(conn, body.token, email, password_hash)
+        except AltError as exc:
+            await audit.record(conn, "setup.refused", ip=client.ip, reason=exc.code)
+            raise
+        await audit.record(conn, "setup.admin_created", user_id=account.id, ip=client.ip)
+        opened = await login.start_session(conn, rt.cfg, client, account)
+        response = await session_response(conn, opened, {"status": "admin_created"}, 201)
+        set_presession_cookie(response, None)
+        return response
 
     @r.get("/v1/auth/settings")
     async def get_settings(client: ClientDep, rt: RuntimeDep, conn: ConnDep) -> dict[str, Any]:

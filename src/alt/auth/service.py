@@ -17,11 +17,11 @@ from fastapi import APIRouter, FastAPI, Request
 
 from alt.auth import audit, passwords, purge, routes_admin, routes_auth, routes_user
 from alt.auth.context import Runtime, client_ip
-from alt.auth.csrf import allowed_origins
 from alt.auth.settings import AuthSettings
 from alt.auth.signing import UserTokenSigner
-from alt.auth.web import API_HEADERS, guarded_route
 from alt.config import Settings
+from alt.platform.auth_wire import allowed_origins
+from alt.platform.guarded_route import API_HEADERS, guarded_route
 from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.logging import get_logger
 
@@ -61,7 +61,8 @@ def _lifespan(rt: Runtime) -> Any:
 
 def parts(settings: Settings) -> ServiceParts:
     cfg = AuthSettings()
-    rt = Runtime(settings, cfg, UserTokenSigner(cfg), allowed_origins(settings, cfg))
+    origins = allowed_origins(str(settings.alt_frontend_url), cfg.cors_origins)
+    rt = Runtime(settings, cfg, UserTokenSigner(cfg), origins)
     route_class = guarded_route(_record_probe, _headers)
     # Fixed paths before `/v1/user/{user_id}`.
     routers = [

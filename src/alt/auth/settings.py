@@ -38,13 +38,20 @@ class AuthSettings(BaseSettings):
     csrf_ip_rate: Limit = 120
     rate_window_s: Seconds = 300
 
-    registration_open: bool = True
-    """Default of the instance setting `registration_open` until an admin changes it."""
+    registration_open: bool = False
+    """Default of the instance setting `registration_open` until an admin changes it. Closed:
+    the first admin comes from `alt user create --admin` or the setup link `alt up` prints."""
+    setup_link_ttl_s: Seconds = 3_600
+    """How long the one-time setup link that `alt up` prints on a fresh install works."""
 
     cors_origins: Annotated[list[str], NoDecode] = []
     """Origins besides the UI's own (ALT_FRONTEND_URL) that may call /api with credentials."""
     trusted_proxies: Annotated[list[Network], NoDecode] = []
     """Reverse proxies in front of alt-frontend whose X-Forwarded-For is believed."""
+
+    stream_session_check_s: Annotated[float, Field(gt=0)] = 5.0
+    """How often the edge asks auth-service whether the session behind a relayed event stream
+    is still live; the stream ends when it is not (logout, revocation, password change)."""
 
     purge_retry_s: Seconds = 60
     """How often auth-service retries app-side deletions of deleted users and tidies up."""

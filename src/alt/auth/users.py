@@ -27,18 +27,14 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(conn: psycopg.Connection, email: str, password: str, *, admin: bool) -> uuid.UUID:
-    """Create a user; the first user of an instance is always an admin."""
+    """Create a user, an admin only when asked: nobody becomes admin by being first."""
     email = normalise_email(email)
     password_hash = hash_password(password)
     with conn.transaction():
-        # Serialise creators so that exactly one "first user" becomes admin.
-        conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-        first = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM users)").fetchone()
-        role = "admin" if admin or (first and first[0]) else "user"
         row = conn.execute(
             "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING id",
-            (email, password_hash, role),
+            (email, password_hash, "admin" if admin else "user"),
         ).fetchone()
     if row is None:
         raise UserError(f"A user with the e-mail address {email} exists already.")
@@ -59,9 +55,8 @@ def create_user_from_cli(
     try:
         with database_urls(settings) as urls, psycopg.connect(urls[Database.AUTH]) as conn:
             user_id = create_user(conn, email, password, admin=admin)
-            role = conn.execute("SELECT role FROM users WHERE id = %s", (user_id,)).fetchone()
     except (UserError, WeakPassword) as exc:
         print(f"alt: {exc}", file=sys.stderr)
         return 1
-    print(f"created {role[0] if role else 'user'} {normalise_email(email)} ({user_id})")
+    print(f"created {'admin' if admin else 'user'} {normalise_email(email)} ({user_id})")
     return 0

@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 from fastapi import Request, Response
 
-from alt.auth.context import (
-    CLEAR,
+from alt.auth.settings import AuthSettings
+from alt.config import Settings
+from alt.platform.auth_wire import (
     CLIENT_IP_HEADER,
     CLIENT_UA_HEADER,
     CSRF_HEADER,
@@ -27,10 +28,10 @@ from alt.auth.context import (
     SESSION_HEADER,
     SET_PRESESSION_HEADER,
     SET_SESSION_HEADER,
+    allowed_origins,
+    cross_site,
+    read_cookie_instruction,
 )
-from alt.auth.csrf import allowed_origins, cross_site
-from alt.auth.settings import AuthSettings
-from alt.config import Settings
 from alt.platform.errors import AltError
 
 AUTH = "auth-service"
@@ -57,7 +58,7 @@ class Edge:
             https,
             f"{prefix}alt_session",
             f"{prefix}alt_presession",
-            allowed_origins(settings, cfg),
+            allowed_origins(str(settings.alt_frontend_url), cfg.cors_origins),
         )
 
 
@@ -141,11 +142,13 @@ def apply_cookies(upstream: httpx.Response, response: Response, edge: Edge) -> N
         (SET_PRESESSION_HEADER, edge.presession_cookie),
     ):
         value = upstream.headers.get(header)
-        if value == CLEAR:
+        if not value:
+            continue
+        cookie = read_cookie_instruction(value)
+        if cookie is None:
             clear_cookie(response, name, edge)
-        elif value:
-            token, _, max_age = value.partition("; max-age=")
-            set_cookie(response, name, token, int(max_age or 0), edge)
+        else:
+            set_cookie(response, name, *cookie, edge)
 
 
 def set_cookie(response: Response, name: str, value: str, max_age_s: int, edge: Edge) -> None:

@@ -1,4 +1,7 @@
-"""The login and logout pages: plain HTML forms that work without JavaScript.
+"""The login, logout and setup pages: plain HTML forms that work without JavaScript.
+
+The setup page (`/setup?token=…`, the link `alt up` prints while the instance has no admin)
+creates the first admin with the link's one-time token and logs them in.
 
 After login the browser goes to `next`, but only if it is a path on this site: anything that a
 browser could read as another host (`//evil`, `/\\evil`, `https://…`, `javascript:`, encoded or
@@ -8,7 +11,7 @@ with control characters) becomes `/`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -17,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from alt.frontend.edge import apply_cookies, call_auth, edge_of
+from alt.platform.auth_wire import SETUP_PATH
 from alt.platform.errors import AltError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -49,40 +53,106 @@ def _is_local_path(value: str) -> bool:
 
 async def form_fields(request: Request) -> dict[str, str]:
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise AltError(415, "unsupported_media_type", "Send the login form as a form.")
+        raise AltError(415, "unsupported_media_type", "Send the form as a form.")
     fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=10)
     return {key: values[0] for key, values in fields.items()}
+
+
+def _page(title: str, body: str, status: int) -> HTMLResponse:
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>{title} · Alt</title><h1>{title}</h1>{body}</html>"
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def _notice(message: str | None) -> str:
+    return f"<p role=alert>{escape(message)}</p>" if message else ""
+
+
+def _hidden(name: str, value: str) -> str:
+    return f"<input type=hidden name={name} value='{escape(value, quote=True)}'>"
 
 
 def login_page(
     csrf: str, next_path: str, message: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    notice = f"<p role=alert>{escape(message)}</p>" if message else ""
-    page = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width, initial-scale=1'>"
-        f"<title>Log in · Alt</title><h1>Log in</h1>{notice}"
+    form = (
         "<form method=post action=/login>"
-        f"<input type=hidden name=csrf_token value='{escape(csrf, quote=True)}'>"
-        f"<input type=hidden name=next value='{escape(next_path, quote=True)}'>"
+        f"{_hidden('csrf_token', csrf)}{_hidden('next', next_path)}"
         "<p><label>E-mail <input name=email type=email autocomplete=username required></label>"
         "<p><label>Password <input name=password type=password "
         "autocomplete=current-password required></label>"
         "<p><label>Code (if you use two-factor login) <input name=code "
         "autocomplete=one-time-code inputmode=numeric></label>"
-        "<p><button>Log in</button></form></html>"
+        "<p><button>Log in</button></form>"
     )
-    return HTMLResponse(page, status_code=status)
+    return _page("Log in", _notice(message) + form, status)
+
+
+def setup_page(
+    csrf: str, token: str, message: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """The first admin's account, from the one-time setup link that `alt up` prints."""
+    form = (
+        "<p>This Alt has no admin yet: create the admin's account.</p>"
+        f"<form method=post action={SETUP_PATH}>"
+        f"{_hidden('csrf_token', csrf)}{_hidden('token', token)}"
+        "<p><label>E-mail <input name=email type=email autocomplete=username required></label>"
+        "<p><label>Password <input name=password type=password "
+        "autocomplete=new-password required></label>"
+        "<p><label>Password again <input name=password_again type=password "
+        "autocomplete=new-password required></label>"
+        "<p><button>Create the admin</button></form>"
+    )
+    return _page("Set up Alt", _notice(message) + form, status)
+
+
+Page = Callable[[str, str, str | None, int], Response]
+"""A form page: (CSRF token, the form's own hidden value, message, status)."""
 
 
 async def _fresh_form(
-    request: Request, next_path: str, message: str | None = None, status: int = 200
+    request: Request, page: Page, value: str, message: str | None = None, status: int = 200
 ) -> Response:
+    """`page` with a CSRF token for this browser (a pre-session's when not logged in)."""
     answer = await call_auth(request, "POST", "/v1/auth/csrf")
     if answer.status_code != 200:
-        response: Response = login_page("", next_path, _MESSAGES[429], 429)
+        response = page("", value, _MESSAGES[429], 429)
     else:
-        response = login_page(answer.json()["csrf_token"], next_path, message, status)
+        response = page(answer.json()["csrf_token"], value, message, status)
+    apply_cookies(answer, response, edge_of(request))
+    return response
+
+
+async def _submit(
+    request: Request,
+    path: str,
+    payload: dict[str, Any],
+    *,
+    csrf: str,
+    page: Page,
+    value: str,
+    done: str,
+) -> Response:
+    """Send a form to auth-service: on success go to `done`, else show `page` again, with a
+    fresh CSRF token if that was what failed."""
+    answer = await call_auth(
+        request,
+        "POST",
+        path,
+        json=payload,
+        csrf=csrf,
+        headers={"content-type": "application/json"},
+    )
+    if answer.is_success:
+        response: Response = RedirectResponse(done, status_code=303)
+    elif answer.status_code == 403 and answer.json().get("code") == "csrf_failed":
+        response = await _fresh_form(request, page, value, _MESSAGES[403], 403)
+    else:
+        message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
+        response = page(csrf, value, message, answer.status_code)
     apply_cookies(answer, response, edge_of(request))
     return response
 
@@ -114,7 +184,7 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
     async def show_login(request: Request, next: str | None = None) -> Response:
         if await _logged_in(request):
             return RedirectResponse(safe_next(next), status_code=303)
-        return await _fresh_form(request, safe_next(next))
+        return await _fresh_form(request, login_page, safe_next(next))
 
     @r.post("/login")
     async def submit_login(request: Request) -> Response:
@@ -125,25 +195,34 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
             "password": fields.get("password", "")[:1024],
             "code": fields.get("code") or None,
         }
-        answer = await call_auth(
+        return await _submit(
             request,
-            "POST",
             "/v1/auth/login",
-            json=credentials,
+            credentials,
             csrf=fields.get("csrf_token", "")[:128],
-            headers={"content-type": "application/json"},
+            page=login_page,
+            value=next_path,
+            done=next_path,
         )
-        if answer.status_code == 200:
-            response: Response = RedirectResponse(next_path, status_code=303)
-        elif answer.status_code == 403:
-            response = await _fresh_form(request, next_path, _MESSAGES[403], 403)
-        else:
-            message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
-            response = login_page(
-                fields.get("csrf_token", ""), next_path, message, answer.status_code
-            )
-        apply_cookies(answer, response, edge_of(request))
-        return response
+
+    @r.get(SETUP_PATH)
+    async def show_setup(request: Request, token: str = "") -> Response:
+        return await _fresh_form(request, setup_page, token[:128])
+
+    @r.post(SETUP_PATH)
+    async def submit_setup(request: Request) -> Response:
+        fields = await form_fields(request)
+        token, csrf = fields.get("token", "")[:128], fields.get("csrf_token", "")[:128]
+        if fields.get("password") != fields.get("password_again"):
+            return setup_page(csrf, token, "The passwords differ.", 422)
+        admin = {
+            "token": token,
+            "email": fields.get("email", "")[:320],
+            "password": fields.get("password", "")[:1024],
+        }
+        return await _submit(
+            request, "/v1/auth/setup", admin, csrf=csrf, page=setup_page, value=token, done="/"
+        )
 
     @r.post("/logout")
     async def submit_logout(request: Request) -> Response:

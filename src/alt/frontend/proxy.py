@@ -4,25 +4,30 @@
 `/v1/auth/X`; auth-service's internal routes (validate, keys, events) are not reachable. For
 `/api/v1/*` the edge asks auth-service to validate the session cookie (and, for a state-changing
 request, the CSRF token), then calls alt-backend with the short-lived user token it got back;
-alt-backend's `/v1/internal/*` routes are not reachable.
+alt-backend's `/v1/internal/*` routes are not reachable. An event stream (`/api/v1/sse/*`) is
+relayed only while its session lives.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from alt.auth.context import CLIENT_IP_HEADER, CSRF_HEADER
-from alt.auth.csrf import SAFE_METHODS
 from alt.frontend.edge import call_auth, clear_cookie, client_ip, edge_of, relay
+from alt.platform.auth_wire import CLIENT_IP_HEADER, CSRF_HEADER, SAFE_METHODS
 from alt.platform.errors import AltError, error_response
 from alt.platform.identity import USER_TOKEN_HEADER
+from alt.platform.logging import get_logger
 from alt.platform.service_client import ServiceClient
+
+log = get_logger(__name__)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 INTERNAL_AUTH = frozenset({"validate", "keys", "events"})
@@ -133,7 +138,7 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
         headers |= {k: v for k, v in request.headers.items() if k in _FORWARDED}
         services = request.app.state.ctx.services
         if path.startswith(STREAM_PREFIX):
-            return await _relay_stream(services, path, headers)
+            return await _relay_stream(request, path, headers)
         upstream: httpx.Response = await services.request(
             BACKEND,
             request.method,
@@ -150,18 +155,60 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
     return r
 
 
-async def _relay_stream(services: ServiceClient, path: str, headers: dict[str, str]) -> Response:
-    """Server-sent events pass through as they come (a buffered relay would hold them all)."""
+async def _relay_stream(request: Request, path: str, headers: dict[str, str]) -> Response:
+    """Server-sent events pass through as they come (a buffered relay would hold them all), for
+    as long as auth-service vouches for the browser's session: asked every
+    `stream_session_check_s`, so a logout or a revocation ends the stream within seconds."""
+    services: ServiceClient = request.app.state.ctx.services
     upstream = await services.open_stream(
         BACKEND, "GET", path, headers=headers, timeout=STREAM_TIMEOUT
     )
     kept = {k: v for k, v in upstream.headers.items() if k in _RELAYED}
+    every_s = edge_of(request).cfg.stream_session_check_s
 
     async def body() -> AsyncIterator[bytes]:
+        session_gone = asyncio.create_task(_session_gone(request, every_s))
         try:
-            async for chunk in upstream.aiter_raw():
-                yield chunk
+            async with contextlib.aclosing(_until(upstream.aiter_raw(), session_gone)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
+            session_gone.cancel()
             await upstream.aclose()
 
     return StreamingResponse(body(), status_code=upstream.status_code, headers=kept)
+
+
+async def _session_gone(request: Request, every_s: float) -> None:
+    """Returns once auth-service no longer vouches for the session of `request`."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await user_token(request)
+        except Exception as exc:  # revoked or expired; or unknown, which must not keep it open
+            log.info("stream_session_gone", reason=getattr(exc, "code", type(exc).__name__))
+            return
+
+
+async def _until(
+    chunks: AsyncIterator[bytes], stop: asyncio.Task[None]
+) -> AsyncGenerator[bytes, None]:
+    """The chunks, until they end or `stop` is done, whichever comes first."""
+    while True:
+        step = asyncio.ensure_future(anext(chunks))
+        try:
+            await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not step.done():  # `stop` came first, or the relay itself is being cancelled
+                await _abandon(step)
+        if step.cancelled() or isinstance(step.exception(), StopAsyncIteration):
+            return
+        yield step.result()
+
+
+async def _abandon(task: asyncio.Future[bytes]) -> None:
+    """Cancel `task` and let it unwind (before its stream is closed); its outcome is dropped."""
+    task.cancel()
+    await asyncio.wait((task,))
+    if not task.cancelled():
+        task.exception()  # looked at, so that asyncio does not report it as lost

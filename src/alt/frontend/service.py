@@ -20,11 +20,11 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.routing import Match
 
 from alt.auth.settings import AuthSettings
-from alt.auth.web import guarded_route
 from alt.config import Settings
 from alt.frontend import pages, proxy
 from alt.frontend.edge import AUTH, Edge, client_ip, edge_of, refuse_cross_site
 from alt.platform.errors import error_response
+from alt.platform.guarded_route import guarded_route
 from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.logging import get_logger
 from alt.services import SERVICES

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from alt.auth.probes import find_probe
 from alt.platform.errors import answer_error, error_response
+from alt.platform.probes import find_probe
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 ProbeHook = Callable[[Request, str], Awaitable[None]]
