@@ -6,8 +6,9 @@ every article the caller can see).
 `GET /v1/sse/feeds/stats` sends the stats at once and then every few seconds as `stats` events
 with increasing ids, `: heartbeat` comments in between, and a `retry:` hint; a client that
 reconnects with `Last-Event-ID` continues the numbering and gets the current stats at once. The
-stream ends when the client goes away, and by itself after the lifetime of a user token, so a
-logged-out session stops receiving data and the client reconnects with a fresh token.
+stream ends when the client goes away, and by itself after the lifetime of a user token, so the
+client reconnects with a fresh token. A browser's stream ends sooner when its session does: the
+edge, which relays it, checks the session every few seconds (`alt.frontend.proxy`).
 """
 
 from __future__ import annotations
