@@ -158,9 +158,10 @@ class FakeLLM:
             return JSONResponse({"error": "boom"}, status_code=500)
         if mode == "status503":
             return JSONResponse({"error": "down"}, status_code=503)
-        if mode == "status429":
+        if mode in ("status429", "status429_superscript"):
+            wait = "7" if mode == "status429" else "\u00b2"  # '²': str.isdigit() says yes
             return JSONResponse(
-                {"error": "slow down"}, status_code=429, headers={"Retry-After": "7"}
+                {"error": "slow down"}, status_code=429, headers={"Retry-After": wait}
             )
         if mode == "badjson":
             media = "text/event-stream" if openai else "application/x-ndjson"

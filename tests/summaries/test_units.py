@@ -10,7 +10,6 @@ import pytest
 
 from alt.summaries import extractive, grounding, lang
 from alt.summaries.breaker import CircuitBreaker
-from alt.summaries.engines import retry_after
 from alt.summaries.output import clean_output
 from alt.summaries.pipeline import parse_score
 from alt.summaries.prompts import summary_messages
@@ -149,14 +148,6 @@ def test_language_identification() -> None:
     assert lang.detect("short")[0] is None
     assert lang.same_language(ARTICLE, "en")
     assert not lang.same_language(ARTICLE, "ja")
-
-
-def test_retry_after_is_parsed_and_capped() -> None:
-    assert retry_after("7", 300) == 7
-    assert retry_after("86400", 300) == 300
-    assert retry_after("banana", 300) is None
-    assert retry_after("-5", 300) is None
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 300) is None  # in the past
 
 
 def test_circuit_breaker_opens_probes_and_closes() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
 import json
 import os
@@ -35,6 +34,7 @@ from typing import Any, Literal
 import httpx
 
 from alt.platform.logging import get_logger
+from alt.platform.retry_after import parse_retry_after
 from alt.summaries import extractive
 from alt.summaries.settings import LLMSettings
 
@@ -396,23 +396,6 @@ class LocalEngine(Engine):
 # --- remote engines ---------------------------------------------------------------------------
 
 
-def retry_after(value: str | None, cap_s: float) -> float | None:
-    """Seconds from a Retry-After header (delta or HTTP date), capped; None when unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    seconds: float | None = None
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        with contextlib.suppress(TypeError, ValueError):
-            when = email.utils.parsedate_to_datetime(value)
-            seconds = when.timestamp() - time.time()
-    if seconds is None or seconds < 0:
-        return None
-    return min(seconds, cap_s)
-
-
 class _HttpEngine(Engine):
     """What the Ollama and OpenAI-compatible engines share: one HTTP client, bounded reads and
     the classification of the other side's failures."""
@@ -480,7 +463,9 @@ class _HttpEngine(Engine):
             return
         body = await _read_capped(response, 4096)
         detail = _error_text(body)
-        wait = retry_after(response.headers.get("retry-after"), self.settings.retry_after_cap_s)
+        wait = parse_retry_after(
+            response.headers.get("retry-after"), self.settings.retry_after_cap_s
+        )
         message = f"{self.kind}: HTTP {status}{': ' + detail if detail else ''}"
         if status in (408, 429, 502, 503, 504) or status in (401, 403, 404):
             # Down, overloaded, or not set up for us (key, model): the engine's fault, not
