@@ -38,7 +38,7 @@ CAP = 300.0
         ("²", None),  # str.isdigit() says yes; not delay-seconds
         ("٣", None),  # Arabic-Indic three: int() would read 3
         ("١٢", None),
-        ("５", None),  # fullwidth five
+        ("\uff15", None),  # fullwidth five
         ("", None),
         ("   ", None),
         (None, None),
