@@ -12,8 +12,12 @@ import pytest
 from alt.config import Settings
 from alt.news_creator.state import NewsCreator
 from alt.platform.service_tokens import KeyRing, ServiceTokens
-from alt.summaries.settings import LLMSettings
-from tests.summaries.support import fake_llm, news_creator, news_creator_settings  # noqa: F401
+from tests.summaries.support import (  # noqa: F401 - fake_llm is a fixture
+    fake_llm,
+    local_model,
+    news_creator,
+    news_creator_settings,
+)
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +27,7 @@ def nc_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 async def local_nc(nc_settings: Settings) -> AsyncIterator[NewsCreator]:
-    async with news_creator(nc_settings, LLMSettings(engine="local")) as state:
+    async with news_creator(nc_settings, local_model()) as state:
         yield state
 
 

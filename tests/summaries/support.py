@@ -219,6 +219,20 @@ def _article(body: dict[str, Any]) -> str:
     return " ".join(lines)
 
 
+def local_model(**overrides: Any) -> LLMSettings:
+    """The local model as the end-to-end tests run it: the gate's language and grounding checks,
+    the judge asked but its threshold at 0 (SmolLM2-135M, its own judge, scores its summaries far
+    below the default 24, so every summary would be the extractive fallback, and these tests must
+    see the model's), and deadlines for 2 cores shared with other work."""
+    values: dict[str, Any] = {
+        "engine": "local",
+        "judge_threshold": 0,
+        "timeout_s": 240,
+        "judge_timeout_s": 240,
+    }
+    return LLMSettings(**{**values, **overrides})
+
+
 def news_creator_settings(settings: Settings) -> Settings:
     """The shared settings with news-creator on a free loopback port."""
     return with_overrides(settings, NEWS_CREATOR_URL=f"http://127.0.0.1:{free_port()}")

@@ -10,9 +10,11 @@ import pytest
 
 from alt.summaries import extractive, grounding, lang
 from alt.summaries.breaker import CircuitBreaker
+from alt.summaries.embeddings import load_similarity
 from alt.summaries.output import clean_output
 from alt.summaries.pipeline import parse_score
 from alt.summaries.prompts import summary_messages
+from alt.summaries.settings import LLMSettings
 from alt.summaries.text import article_text, content_hash, defang, fit
 
 CORPUS = Path(__file__).parents[1] / "feeds" / "corpus"
@@ -123,6 +125,17 @@ def test_extractive_summary_is_the_articles_own_sentences() -> None:
 )
 def test_grounding_finds_invented_numbers_names_and_content(summary: str, grounded: bool) -> None:
     assert grounding.check(summary, ARTICLE).grounded is grounded
+
+
+def test_embedding_similarity_only_when_asked_for() -> None:
+    assert load_similarity(LLMSettings(embeddings=False)) is None  # the default: lexical
+    similarity = load_similarity(LLMSettings(embeddings=True))
+    assert similarity is not None
+    on_topic = "Portland's council funds park rangers; biologists welcomed the decision."
+    off_topic = "Quantum blockchain synergy empowers decentralized metaverse paradigms."
+    assert similarity(on_topic, ARTICLE) > 0.35 > similarity(off_topic, ARTICLE)
+    checked = grounding.check(on_topic, ARTICLE, similarity=similarity)
+    assert (checked.method, checked.grounded) == ("embedding", True)
 
 
 def test_grounding_numbers_are_normalised() -> None:
