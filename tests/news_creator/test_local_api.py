@@ -10,6 +10,7 @@ import httpx
 from alt.config import Settings
 from alt.news_creator.state import NewsCreator
 from alt.platform.service_tokens import ServiceTokens
+from tests.news_creator.conftest import FreshToken
 from tests.summaries.support import local_model, news_creator, news_creator_settings
 
 ARTICLE = (
@@ -214,8 +215,8 @@ async def test_ollama_engine_against_news_creators_own_api(
         news_creator(front, llm) as state,
         httpx.AsyncClient(
             base_url=front.service_url("news-creator"),
-            timeout=120,
-            headers={"X-Service-Token": caller.issue("news-creator")},
+            timeout=300,
+            auth=FreshToken(caller),
         ) as client,
     ):
         assert state.engine.kind == "ollama"
