@@ -202,6 +202,7 @@ async def test_llm05_a_hanging_model_is_aborted_at_the_deadline(
         ("status500", 502, "engine_failed"),
         ("status503", 503, "engine_unavailable"),
         ("status429", 503, "engine_unavailable"),
+        ("status429_superscript", 503, "engine_unavailable"),
         ("badjson", 502, "engine_failed"),
         ("truncated", 502, "engine_failed"),
         ("html", 502, "engine_failed"),
@@ -222,6 +223,8 @@ async def test_llm06_errors_and_garbage_make_no_summary(
     assert "summary" not in response.json()
     if mode == "status429":
         assert response.headers["retry-after"] == "7"
+    if mode == "status429_superscript":  # an unusable Retry-After is ignored, not an error
+        assert "retry-after" not in response.headers
 
 
 async def test_llm06_wrong_language_is_not_stored(

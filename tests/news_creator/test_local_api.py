@@ -10,8 +10,8 @@ import httpx
 from alt.config import Settings
 from alt.news_creator.state import NewsCreator
 from alt.platform.service_tokens import ServiceTokens
-from alt.summaries.settings import LLMSettings
-from tests.summaries.support import news_creator, news_creator_settings
+from tests.news_creator.conftest import FreshToken
+from tests.summaries.support import local_model, news_creator, news_creator_settings
 
 ARTICLE = (
     "The city council of Portland voted 7 to 2 on Tuesday to fund 3 new park rangers for the "
@@ -43,6 +43,14 @@ async def test_every_route_needs_a_service_token(
         forged = await anonymous.get("/api/tags", headers={"X-Service-Token": "x.y.z"})
         assert forged.status_code == 401
         assert (await anonymous.get("/v1/health")).status_code == 200
+
+
+async def test_health_names_the_engine(nc_client: httpx.AsyncClient, local_nc: NewsCreator) -> None:
+    health = (await nc_client.get("/v1/health")).json()
+    assert health["engine"] == "local"
+    assert health["model"] == local_nc.engine.model
+    assert health["grounding"] == "lexical"
+    assert health["degraded"] is None
 
 
 async def test_version_tags_and_show(nc_client: httpx.AsyncClient, local_nc: NewsCreator) -> None:
@@ -158,8 +166,11 @@ async def test_summarize_with_the_local_model_and_cache(
         "completion_tokens",
         "duration_ms",
     }
-    assert body["engine"] in ("local", "extractive")
-    assert body["extractive"] == (body["engine"] == "extractive")
+    # The model's summary, not the extractive fallback (which would pass everything else).
+    assert body["engine"] == "local"
+    assert body["extractive"] is False
+    assert body["model"] == local_nc.engine.model
+    assert body["completion_tokens"] > 0
     assert 0 < len(body["summary"]) <= 1500
     assert "<" not in body["summary"]
     assert body["language"] == "en"
@@ -193,7 +204,7 @@ async def test_ollama_engine_against_news_creators_own_api(
 ) -> None:
     """The `ollama` engine, pointed at news-creator's Ollama API served by the local engine."""
     front = news_creator_settings(nc_settings)
-    llm = LLMSettings(
+    llm = local_model(
         engine="ollama",
         base_url=nc_settings.service_url("news-creator"),
         model=local_nc.engine.model,
@@ -204,8 +215,8 @@ async def test_ollama_engine_against_news_creators_own_api(
         news_creator(front, llm) as state,
         httpx.AsyncClient(
             base_url=front.service_url("news-creator"),
-            timeout=120,
-            headers={"X-Service-Token": caller.issue("news-creator")},
+            timeout=300,
+            auth=FreshToken(caller),
         ) as client,
     ):
         assert state.engine.kind == "ollama"
@@ -217,8 +228,9 @@ async def test_ollama_engine_against_news_creators_own_api(
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        assert body["engine"] in ("ollama", "extractive")
-        assert body["model"] in (local_nc.engine.model, "textrank-v1")
+        assert body["engine"] == "ollama"  # the model's summary, not the extractive fallback
+        assert body["extractive"] is False
+        assert body["model"] == local_nc.engine.model
         assert body["prompt_tokens"] > 50
         # It went through the back news-creator's Ollama API, not a model of its own.
         assert local_nc.model_calls == calls  # /api/chat is not a summarize call

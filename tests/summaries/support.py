@@ -158,9 +158,10 @@ class FakeLLM:
             return JSONResponse({"error": "boom"}, status_code=500)
         if mode == "status503":
             return JSONResponse({"error": "down"}, status_code=503)
-        if mode == "status429":
+        if mode in ("status429", "status429_superscript"):
+            wait = "7" if mode == "status429" else "\u00b2"  # '²': str.isdigit() says yes
             return JSONResponse(
-                {"error": "slow down"}, status_code=429, headers={"Retry-After": "7"}
+                {"error": "slow down"}, status_code=429, headers={"Retry-After": wait}
             )
         if mode == "badjson":
             media = "text/event-stream" if openai else "application/x-ndjson"
@@ -216,6 +217,20 @@ def _article(body: dict[str, Any]) -> str:
     inner = content[start + len("<article>") : end] if 0 <= start < end else content
     lines = [line for line in inner.strip().splitlines() if not line.startswith("Title:")]
     return " ".join(lines)
+
+
+def local_model(**overrides: Any) -> LLMSettings:
+    """The local model as the end-to-end tests run it: the gate's language and grounding checks,
+    the judge asked but its threshold at 0 (SmolLM2-135M, its own judge, scores its summaries far
+    below the default 24, so every summary would be the extractive fallback, and these tests must
+    see the model's), and deadlines for 2 cores shared with other work."""
+    values: dict[str, Any] = {
+        "engine": "local",
+        "judge_threshold": 0,
+        "timeout_s": 240,
+        "judge_timeout_s": 240,
+    }
+    return LLMSettings(**{**values, **overrides})
 
 
 def news_creator_settings(settings: Settings) -> Settings:

@@ -23,7 +23,7 @@ from alt.summaries.client import NewsCreatorClient
 from alt.summaries.loop import SummaryLoop
 from alt.summaries.settings import LLMSettings, SummarySettings
 from tests.helpers import free_port, with_overrides
-from tests.summaries.support import FakeLLM, news_creator
+from tests.summaries.support import FakeLLM, local_model, news_creator
 
 TEXT = (
     "At low tide the rocky shelves north of the bay expose hundreds of tide pools. Each pool "
@@ -269,12 +269,16 @@ async def test_llm07_input_is_truncated_before_sending(world: World, fake_llm: F
 
 async def test_end_to_end_with_the_real_local_model(world: World) -> None:
     await world.article(await world.feed(uuid.uuid4()))
-    async with news_creator(world.settings, LLMSettings(engine="local", cache=True)) as state:
+    async with news_creator(world.settings, local_model(cache=True)) as state:
         await drain(world.loop(timeout_s=300))
         assert state.model_calls == 1
+        model = state.engine.model
     [row] = await world.rows()
     assert row["status"] == "ready"
-    assert row["engine"] in ("local", "extractive")
+    # The model's summary, not the extractive fallback (which would pass everything else).
+    assert row["engine"] == "local"
+    assert row["extractive"] is False
+    assert row["model"] == model
     assert row["grounded"] is True
     assert 0 < len(row["summary"]) <= 1500
     cached = await (await world.db.execute("SELECT count(*) AS n FROM summary_cache")).fetchone()

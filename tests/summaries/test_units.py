@@ -10,10 +10,11 @@ import pytest
 
 from alt.summaries import extractive, grounding, lang
 from alt.summaries.breaker import CircuitBreaker
-from alt.summaries.engines import retry_after
+from alt.summaries.embeddings import load_similarity
 from alt.summaries.output import clean_output
 from alt.summaries.pipeline import parse_score
 from alt.summaries.prompts import summary_messages
+from alt.summaries.settings import LLMSettings
 from alt.summaries.text import article_text, content_hash, defang, fit
 
 CORPUS = Path(__file__).parents[1] / "feeds" / "corpus"
@@ -126,6 +127,17 @@ def test_grounding_finds_invented_numbers_names_and_content(summary: str, ground
     assert grounding.check(summary, ARTICLE).grounded is grounded
 
 
+def test_embedding_similarity_only_when_asked_for() -> None:
+    assert load_similarity(LLMSettings(embeddings=False)) is None  # the default: lexical
+    similarity = load_similarity(LLMSettings(embeddings=True))
+    assert similarity is not None
+    on_topic = "Portland's council funds park rangers; biologists welcomed the decision."
+    off_topic = "Quantum blockchain synergy empowers decentralized metaverse paradigms."
+    assert similarity(on_topic, ARTICLE) > 0.35 > similarity(off_topic, ARTICLE)
+    checked = grounding.check(on_topic, ARTICLE, similarity=similarity)
+    assert (checked.method, checked.grounded) == ("embedding", True)
+
+
 def test_grounding_numbers_are_normalised() -> None:
     assert grounding.numbers("It cost 450,000 or 3.50 (3,5) and 12%.") >= {"450000", "3.5", "12%"}
     article = "東京都は火曜日、公園を3つ開設すると発表しました。"
@@ -149,14 +161,6 @@ def test_language_identification() -> None:
     assert lang.detect("short")[0] is None
     assert lang.same_language(ARTICLE, "en")
     assert not lang.same_language(ARTICLE, "ja")
-
-
-def test_retry_after_is_parsed_and_capped() -> None:
-    assert retry_after("7", 300) == 7
-    assert retry_after("86400", 300) == 300
-    assert retry_after("banana", 300) is None
-    assert retry_after("-5", 300) is None
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 300) is None  # in the past
 
 
 def test_circuit_breaker_opens_probes_and_closes() -> None:

@@ -30,4 +30,5 @@ def build(settings: Settings, llm: LLMSettings | None = None) -> tuple[ServicePa
         routers=[ollama_api.router(state), summarize.router(state)],
         lifecycles=[state.lifecycle],
         checks={"engine": engine_ready},
+        health=state.health,
     ), state

@@ -16,7 +16,7 @@ from alt.config import Settings
 from alt.platform.http_app import ServiceContext
 from alt.platform.logging import get_logger
 from alt.summaries.embeddings import load_similarity
-from alt.summaries.engines import Engine, ModelCard, make_engine
+from alt.summaries.engines import Engine, ModelCard, choose_engine, make_engine
 from alt.summaries.pipeline import Summarizer, SummaryResult, recipe_version
 from alt.summaries.settings import LLMSettings
 from alt.summaries.text import content_hash
@@ -46,8 +46,11 @@ ON CONFLICT (content_hash, prompt_version, language) DO UPDATE SET
 
 class NewsCreator:
     def __init__(self, settings: Settings, llm: LLMSettings | None = None) -> None:
+        """Checks the LLM settings against what is installed (ConfigError naming the setting):
+        `llm` is what runs, `degraded` why it is not what was configured."""
         self.settings = settings
-        self.llm = llm or LLMSettings()
+        self.llm, self.degraded = choose_engine(llm or LLMSettings())
+        self.similarity = load_similarity(self.llm)
         self._engine: Engine | None = None
         self._summarizer: Summarizer | None = None
         self.pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] | None = None
@@ -75,14 +78,10 @@ class NewsCreator:
         engine = make_engine(self.llm, service_headers)
         await engine.start()
         self._engine = engine
-        similarity = load_similarity() if self.llm.embeddings else None
-        self._summarizer = Summarizer(engine, self.llm, similarity)
-        log.info(
-            "news_creator_engine",
-            engine=engine.kind,
-            model=engine.model,
-            grounding="embedding" if similarity else "lexical",
-        )
+        self._summarizer = Summarizer(engine, self.llm, self.similarity)
+        if self.degraded:
+            log.warning("news_creator_degraded", engine=engine.kind, reason=self.degraded)
+        log.info("news_creator_engine", **self.health())
         try:
             if self.llm.cache:
                 self.pool = ctx.pool  # the summary cache, as alt_news_creator
@@ -91,6 +90,15 @@ class NewsCreator:
             self.pool = None
             await engine.close()
             self._engine = None
+
+    def health(self) -> dict[str, Any]:
+        """What /v1/health says of the engine: which one runs and, when degraded, why."""
+        return {
+            "engine": self.llm.engine,
+            "model": self._engine.model if self._engine else None,
+            "grounding": "embedding" if self.similarity else "lexical",
+            "degraded": self.degraded,
+        }
 
     async def cards(self) -> list[ModelCard]:
         cards = await self.engine.cards()

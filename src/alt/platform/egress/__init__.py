@@ -16,11 +16,12 @@
 """
 
 from alt.platform.egress.addresses import denied_reason
-from alt.platform.egress.client import EgressClient, FetchResult, Headers, parse_retry_after
+from alt.platform.egress.client import EgressClient, FetchResult, Headers
 from alt.platform.egress.errors import FetchError, Reason
 from alt.platform.egress.limits import FetchLimits, Kind
 from alt.platform.egress.network import Resolver, SystemResolver
 from alt.platform.egress.urls import ParsedURL, check_url
+from alt.platform.retry_after import parse_retry_after
 
 __all__ = [
     "EgressClient",

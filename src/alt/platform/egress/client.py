@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +43,7 @@ from alt.platform.egress.network import (
 from alt.platform.egress.streams import AsyncioBackend
 from alt.platform.egress.urls import ParsedURL, check_url, check_url_text
 from alt.platform.logging import get_logger
+from alt.platform.retry_after import parse_retry_after
 
 log = get_logger(__name__)
 
@@ -120,25 +119,6 @@ class FetchResult:
 class _Redirect:
     status: int
     location: ParsedURL
-
-
-def parse_retry_after(value: str | None, cap_s: float, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now (delay-seconds or HTTP-date), capped; None if invalid."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return float(min(int(text), int(cap_s)))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), cap_s)
 
 
 def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
