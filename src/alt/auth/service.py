@@ -18,7 +18,6 @@ from fastapi import APIRouter, FastAPI, Request
 from alt.auth import audit, passwords, purge, routes_admin, routes_auth, routes_user
 from alt.auth.context import Runtime, client_ip
 from alt.auth.csrf import allowed_origins
-from alt.auth.settings import AuthSettings
 from alt.auth.signing import UserTokenSigner
 from alt.auth.web import API_HEADERS, guarded_route
 from alt.config import Settings
@@ -60,7 +59,7 @@ def _lifespan(rt: Runtime) -> Any:
 
 
 def parts(settings: Settings) -> ServiceParts:
-    cfg = AuthSettings()
+    cfg = settings.auth
     rt = Runtime(settings, cfg, UserTokenSigner(cfg), allowed_origins(settings, cfg))
     route_class = guarded_route(_record_probe, _headers)
     # Fixed paths before `/v1/user/{user_id}`.

@@ -15,7 +15,6 @@ from starlette.middleware import Middleware
 
 from alt.backend import articles, categories, images, internal, marks, opml, stats, subscriptions
 from alt.config import Settings
-from alt.platform.egress import FetchLimits
 from alt.platform.http_app import ServiceParts
 from alt.platform.ratelimit import Deadline, RateLimit
 
@@ -29,7 +28,7 @@ GUARD_RESPONSES: dict[int | str, dict[str, str]] = {
 
 def parts(settings: Settings) -> ServiceParts:
     # The egress policy (ALT_FETCH_*), to refuse URLs the fetcher would refuse, with the reason.
-    limits = FetchLimits()
+    limits = settings.fetch
     image_proxy = images.ImageProxy(settings, limits)
     routers = [
         subscriptions.router(limits),
@@ -37,7 +36,7 @@ def parts(settings: Settings) -> ServiceParts:
         opml.router(limits),
         articles.router(),
         marks.router(),
-        stats.router(),
+        stats.router(settings.stats_stream),
         images.router(image_proxy),
         internal.router(),
     ]
@@ -50,7 +49,10 @@ def parts(settings: Settings) -> ServiceParts:
         routers=routers,
         lifecycles=[image_proxy.lifecycle],
         # Rate limits first: a refused request costs no handler time.
-        middleware=[Middleware(RateLimit, service=SERVICE), Middleware(Deadline, service=SERVICE)],
+        middleware=[
+            Middleware(RateLimit, service=SERVICE, limits=settings.rate_limits),
+            Middleware(Deadline, service=SERVICE, deadlines=settings.deadlines),
+        ],
         not_built=[
             "tags and search",
         ],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,13 +26,10 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from alt.backend.article_models import Stats, UnreadCounts
+from alt.backend.settings import StatsStreamSettings
 from alt.backend.web import Context, CurrentUser, PrivateRoute, connection, pool_of
 from alt.platform.identity import MAX_TOKEN_LIFETIME_S
 
-STATS_EVERY_ENV = "ALT_STATS_STREAM_EVERY_S"
-HEARTBEAT_EVERY_ENV = "ALT_STATS_STREAM_HEARTBEAT_S"
-STATS_EVERY_S = 5.0
-HEARTBEAT_EVERY_S = 15.0
 RETRY_MS = 3000
 STREAM_MAX_S = float(MAX_TOKEN_LIFETIME_S)
 MAX_EVENT_ID = 2**53
@@ -95,14 +91,6 @@ async def stats_of(conn: AsyncConnection[DictRow], user_id: Any) -> Stats:
     return Stats(unsummarised=row["articles"] - row["summarised"], **row)
 
 
-def _seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if 0.05 <= value <= 3600 else default
-
-
 def _first_id(last_event_id: str | None) -> int:
     """The id after the client's last one; a reconnect continues the numbering."""
     if last_event_id is None or not last_event_id.strip().isdigit():
@@ -111,10 +99,10 @@ def _first_id(last_event_id: str | None) -> int:
     return seen + 1 if seen < MAX_EVENT_ID else 1
 
 
-def router() -> APIRouter:
+def router(stream: StatsStreamSettings) -> APIRouter:
     r = APIRouter(route_class=PrivateRoute, tags=["stats"])
-    stats_every = _seconds(STATS_EVERY_ENV, STATS_EVERY_S)
-    heartbeat_every = _seconds(HEARTBEAT_EVERY_ENV, HEARTBEAT_EVERY_S)
+    stats_every = stream.every_s
+    heartbeat_every = stream.heartbeat_s
 
     @r.get("/v1/unread-counts", response_model=UnreadCounts)
     async def get_unread_counts(user: CurrentUser, ctx: Context) -> UnreadCounts:

@@ -46,8 +46,9 @@ ON CONFLICT (content_hash, prompt_version, language) DO UPDATE SET
 
 class NewsCreator:
     def __init__(self, settings: Settings, llm: LLMSettings | None = None) -> None:
+        """`llm` is `settings.llm` unless given (tests and benchmarks try several)."""
         self.settings = settings
-        self.llm = llm or LLMSettings()
+        self.llm = llm if llm is not None else settings.llm
         self._engine: Engine | None = None
         self._summarizer: Summarizer | None = None
         self.pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] | None = None
