@@ -15,8 +15,8 @@ from alt.config import (
     SECTIONS,
     ConfigError,
     Settings,
-    iter_variables,
     load_settings,
+    setting_variables,
     settings_markdown,
 )
 from alt.platform.egress import FetchLimits
@@ -162,7 +162,7 @@ def test_every_setting_is_described() -> None:
 def test_the_settings_document_is_the_code_s() -> None:
     """docs/SETTINGS.md is generated (`alt settings > docs/SETTINGS.md`); it cannot drift."""
     assert (ROOT / "docs" / "SETTINGS.md").read_text() == settings_markdown()
-    assert set(iter_variables()) <= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", settings_markdown()))
+    assert set(setting_variables()) <= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", settings_markdown()))
 
 
 def test_alt_settings_prints_it_even_when_a_setting_is_wrong(
@@ -178,7 +178,7 @@ def test_the_readme_names_only_real_settings() -> None:
     section = readme[readme.index("## Configuration") :]
     named = set(re.findall(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`", section))
     assert named
-    assert named <= set(iter_variables())
+    assert named <= set(setting_variables())
 
 
 # Reads of the environment that are not settings: the worker processes of `alt serve` learn

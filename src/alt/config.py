@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterator, Mapping
-from functools import cached_property
+from collections.abc import Mapping
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -263,11 +263,12 @@ def _section_values(cls: type[BaseModel], env: Mapping[str, object]) -> dict[str
 
 
 def _problem(error: ErrorDetails) -> str:
-    loc = error["loc"][1:] if error["loc"] and error["loc"][0] in SECTIONS else error["loc"]
-    name = str(loc[0]) if loc else str(error["loc"][0])
-    variable = _variables().get(name)
-    hidden = variable is not None and _is_secret(variable)
-    return f"{name}: {error['msg']}" + ("" if hidden else f" (got {error['input']!r})")
+    """`VARIABLE: what is wrong (got 'its value')`, the value left out for secrets."""
+    path = [str(part) for part in error["loc"]]
+    name = next((part for part in path if part not in SECTIONS), ".".join(path))
+    field = _variables().get(name)
+    shown = field is None or not _is_secret(field)
+    return f"{name}: {error['msg']}" + (f" (got {error['input']!r})" if shown else "")
 
 
 # --- the documentation table -----------------------------------------------------------------
@@ -282,15 +283,22 @@ def _names(field: FieldInfo) -> tuple[str, ...]:
     return (alias,)
 
 
+@cache
 def _variables() -> dict[str, FieldInfo]:
-    """Every setting by its main variable."""
+    """Every setting by each of its variables."""
     models: list[type[BaseModel]] = [Settings, *SECTIONS.values()]
     return {
-        _names(field)[0]: field
+        variable: field
         for model in models
         for name, field in model.model_fields.items()
         if name not in SECTIONS
+        for variable in _names(field)
     }
+
+
+def setting_variables() -> list[str]:
+    """Every environment variable a setting is read from."""
+    return list(_variables())
 
 
 def _is_secret(field: FieldInfo) -> bool:
@@ -382,9 +390,3 @@ def _allowed(prop: dict[str, Any]) -> str:
 def _bounds(prop: dict[str, Any]) -> str:
     signs = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
     return ", ".join(f"{sign} {prop[key]}" for key, sign in signs.items() if key in prop)
-
-
-def iter_variables() -> Iterator[str]:
-    """Every environment variable a setting is read from."""
-    for field in _variables().values():
-        yield from _names(field)
