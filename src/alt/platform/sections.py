@@ -9,6 +9,8 @@ of the section's prefix and its name in capitals.
 `max_redirects` is `ALT_FETCH_MAX_REDIRECTS`. A section reads nothing by itself:
 `alt.config.load_settings` fills every section from the environment once per process, and
 `FetchLimits(max_redirects=3)` is just those values (the defaults for the rest), as in tests.
+A new section is a field of `alt.config.Settings`; tests/test_config.py wants a docstring on
+the class, a description on every field, and a bad value of the section in its list.
 """
 
 from __future__ import annotations
