@@ -33,8 +33,9 @@ def loopback_urls() -> dict[str, str]:
     return {URL_ENV[name]: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
 
 
-def with_overrides(settings: Settings, **overrides: str) -> Settings:
-    values = {
+def with_overrides(settings: Settings, **overrides: object) -> Settings:
+    """`settings` again, from the environment, with `overrides` (see `load_settings`)."""
+    values: dict[str, object] = {
         "DATABASE_URL": str(settings.database_url),
         "AUTH_DATABASE_URL": str(settings.auth_database_url),
         "ALT_SERVICE_KEYS_FILE": str(settings.service_keys_file),

@@ -20,7 +20,6 @@ from alt.platform.db import make_pool
 from alt.platform.egress import EgressClient, FetchLimits
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.parsing import FeedParsers
-from alt.preprocessor.settings import IngestSettings
 from alt.services import SERVICES
 from bench.ingest.farm import FarmResolver
 from bench.ingest.naive import NaiveFetcher
@@ -67,7 +66,7 @@ async def _rounds(run_round: Any) -> None:
 async def _alt(database_url: str, port: int) -> None:
     settings = load_settings(DATABASE_URL=database_url, AUTH_DATABASE_URL=database_url)
     limits = FetchLimits(allowed_ports=(port,), allow_private_hosts=(f"127.0.0.1:{port}",))
-    policy = IngestSettings()
+    policy = settings.ingest  # ALT_INGEST_* from the environment, as a deployment reads them
     async with (
         make_pool(settings, SERVICES["pre-processor"]) as pool,
         EgressClient(settings, limits, resolver=FarmResolver()) as egress,

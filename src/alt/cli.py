@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from alt.config import ConfigError, Settings, load_settings
+from alt.config import ConfigError, Settings, load_settings, settings_markdown
 from alt.services import SERVICES, Database
 
 if TYPE_CHECKING:
@@ -86,6 +86,11 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     return run_up(settings)
 
 
+def _settings(args: argparse.Namespace) -> int:
+    print(settings_markdown(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,11 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from standard input instead of asking",
     )
     create.set_defaults(run=_user_create)
+
+    documented = commands.add_parser(
+        "settings", help="print the table of every setting (docs/SETTINGS.md)"
+    )
+    documented.set_defaults(document=_settings)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if "document" in args:  # needs no settings, so it works while they are wrong
+        document: Callable[[argparse.Namespace], int] = args.document
+        return document(args)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         return run(args, load_settings())

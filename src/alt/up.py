@@ -26,7 +26,6 @@ from types import FrameType
 import httpx
 import psycopg
 
-from alt.auth.settings import AuthSettings
 from alt.auth.setup import issue_setup_token, setup_link
 from alt.config import Settings
 from alt.platform.embedded import database_urls
@@ -95,7 +94,7 @@ def run_up(settings: Settings) -> int:
 
 def _setup_notice(settings: Settings, auth_url: str) -> str | None:
     """While there is no admin: what to open to create one (a new one-time link each start)."""
-    ttl_s = AuthSettings().setup_link_ttl_s
+    ttl_s = settings.auth.setup_link_ttl_s
     with psycopg.connect(auth_url) as conn:
         token = issue_setup_token(conn, ttl_s)
     if token is None:

@@ -193,7 +193,8 @@ def auth_db(create_database: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack_settings(settings: Settings, auth_db: str) -> Settings:
+def stack_settings(settings: Settings, auth_db: str, module_env: None) -> Settings:
+    """Loaded once the module's ALT_AUTH_* are set, as a process loads its settings at start."""
     return with_overrides(settings, AUTH_DATABASE_URL=auth_db, **loopback_urls())
 
 

@@ -59,9 +59,8 @@ def same_origin_path(location: str, base: str) -> bool:
     )
 
 
-def test_the_edge_uses_nothing_of_auth_service_but_its_settings() -> None:
-    """The edge and auth-service share only the wire contract in platform/ (and the settings
-    of ALT_AUTH_*, which configure both)."""
+def test_the_edge_uses_nothing_of_auth_service() -> None:
+    """The edge and auth-service share only the wire contract in platform/."""
     modules = {
         node.module
         for path in Path("src/alt/frontend").rglob("*.py")
@@ -69,7 +68,7 @@ def test_the_edge_uses_nothing_of_auth_service_but_its_settings() -> None:
         if isinstance(node, ast.ImportFrom) and node.module
     }
     assert "alt.platform.auth_wire" in modules
-    assert {m for m in modules if m.split(".")[:2] == ["alt", "auth"]} == {"alt.auth.settings"}
+    assert {m for m in modules if m.split(".")[:2] == ["alt", "auth"]} == set()
 
 
 @pytest.mark.parametrize("value", BAD_NEXT)

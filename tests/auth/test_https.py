@@ -38,7 +38,7 @@ def served() -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def stack_settings(settings: Settings, auth_db: str) -> Settings:
+def stack_settings(settings: Settings, auth_db: str, module_env: None) -> Settings:
     urls = loopback_urls()
     urls["ALT_FRONTEND_URL"] = f"https://127.0.0.1:{free_port()}"
     return with_overrides(settings, AUTH_DATABASE_URL=auth_db, **urls)

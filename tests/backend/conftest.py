@@ -152,7 +152,8 @@ def fetch_env(feed_origin: FeedOrigin, dead_port: int) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def stack_settings(settings: Settings, auth_db: str, app_db: str) -> Settings:
+def stack_settings(settings: Settings, auth_db: str, app_db: str, fetch_env: None) -> Settings:
+    """Loaded once the module's environment is set, as a process loads its settings at start."""
     return with_overrides(
         settings, AUTH_DATABASE_URL=auth_db, DATABASE_URL=app_db, **loopback_urls()
     )

@@ -25,14 +25,14 @@ from alt.backend.images import (
     CACHE_IMAGE,
     KEY_FILE,
     ImageKeyError,
-    ImageProxySettings,
     image_key,
     parse_key,
     sign_image_url,
     signed_path,
     verify,
 )
-from alt.config import Settings
+from alt.backend.settings import ImageProxySettings
+from alt.config import ConfigError, Settings
 from tests.backend.conftest import CORPUS, DEAD_HOST, BackendStack
 from tests.backend.support import FeedOrigin
 from tests.helpers import free_port, serving, with_overrides
@@ -293,14 +293,14 @@ async def test_inc03_signed_internal_urls_are_blocked_and_the_canary_sees_nothin
 def test_inc03_the_key_is_per_install_256_bits_and_private(
     settings: Settings, tmp_path: Path
 ) -> None:
-    settings_a = with_overrides(settings, ALT_DATA_DIR=str(tmp_path / "a"))
-    settings_b = with_overrides(settings_a, ALT_DATA_DIR=str(tmp_path / "b"))
-    proxy = ImageProxySettings(key=None)
-    key_a = image_key(settings_a, proxy)
-    key_b = image_key(settings_b, proxy)
+    unset = ImageProxySettings(key=None)
+    settings_a = with_overrides(settings, ALT_DATA_DIR=str(tmp_path / "a"), images=unset)
+    settings_b = with_overrides(settings_a, ALT_DATA_DIR=str(tmp_path / "b"), images=unset)
+    key_a = image_key(settings_a)
+    key_b = image_key(settings_b)
     assert len(key_a) * 8 >= 256
     assert key_a != key_b
-    assert image_key(settings_a, proxy) == key_a  # kept, not made again
+    assert image_key(settings_a) == key_a  # kept, not made again
     key_file = tmp_path / "a" / KEY_FILE
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert bytes.fromhex(key_file.read_text().strip()) == key_a
@@ -318,19 +318,26 @@ def test_a_configured_key_must_have_256_bits(settings: Settings, tmp_path: Path)
     for weak in (os.urandom(16).hex(), "secret", ""):
         with pytest.raises(ImageKeyError, match="ALT_IMAGE_PROXY_KEY"):
             parse_key(weak)
-    configured = with_overrides(settings, ALT_DATA_DIR=str(tmp_path / "c"))
-    assert image_key(configured, ImageProxySettings(key=strong.hex())) == strong
+    configured = with_overrides(
+        settings, ALT_DATA_DIR=str(tmp_path / "c"), ALT_IMAGE_PROXY_KEY=strong.hex()
+    )
+    assert image_key(configured) == strong
     assert not (tmp_path / "c" / KEY_FILE).exists()
+    for weak in (os.urandom(16).hex(), "secret", ""):
+        with pytest.raises(ConfigError, match="ALT_IMAGE_PROXY_KEY"):
+            with_overrides(settings, ALT_IMAGE_PROXY_KEY=weak)
 
 
 def test_a_key_file_others_can_read_is_refused(settings: Settings, tmp_path: Path) -> None:
-    exposed = with_overrides(settings, ALT_DATA_DIR=str(tmp_path / "d"))
+    exposed = with_overrides(
+        settings, ALT_DATA_DIR=str(tmp_path / "d"), images=ImageProxySettings(key=None)
+    )
     (tmp_path / "d").mkdir()
     key_file = tmp_path / "d" / KEY_FILE
     key_file.write_text(os.urandom(32).hex())
     key_file.chmod(0o644)
     with pytest.raises(ImageKeyError, match="chmod 600"):
-        image_key(exposed, ImageProxySettings(key=None))
+        image_key(exposed)
 
 
 async def test_browsers_load_images_through_the_edge(

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from alt.backend import stats
 from alt.backend.images import sign_image_url
 from alt.config import Settings
 from alt.platform.identity import USER_TOKEN_HEADER
@@ -52,13 +51,13 @@ def fetch_env(feed_origin: FeedOrigin, dead_port: int, image_origin: ImageOrigin
         patch.setenv("ALT_RATE_IP_BURST", str(IP_BURST))
         patch.setenv("ALT_RATE_IP_PER_S", "0.01")
         patch.setenv("ALT_REQUEST_DEADLINE_READ_S", str(DEADLINE_S))
-        patch.setenv(stats.STATS_EVERY_ENV, "0.4")
-        patch.setenv(stats.HEARTBEAT_EVERY_ENV, "0.2")
+        patch.setenv("ALT_STATS_STREAM_EVERY_S", "0.4")
+        patch.setenv("ALT_STATS_STREAM_HEARTBEAT_S", "0.2")
         yield
 
 
 @pytest.fixture(scope="module")
-def stack_settings(settings: Settings, auth_db: str, app_db: str) -> Settings:
+def stack_settings(settings: Settings, auth_db: str, app_db: str, fetch_env: None) -> Settings:
     """As in conftest, with a small request body cap."""
     return with_overrides(
         settings,

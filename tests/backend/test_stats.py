@@ -28,8 +28,8 @@ HEARTBEAT_EVERY_S = 0.15
 def fetch_env(fetch_env: None) -> Iterator[None]:
     """conftest's egress policy, and a quick stats stream (read when alt-backend starts)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(stats.STATS_EVERY_ENV, str(STATS_EVERY_S))
-        patch.setenv(stats.HEARTBEAT_EVERY_ENV, str(HEARTBEAT_EVERY_S))
+        patch.setenv("ALT_STATS_STREAM_EVERY_S", str(STATS_EVERY_S))
+        patch.setenv("ALT_STATS_STREAM_HEARTBEAT_S", str(HEARTBEAT_EVERY_S))
         yield
 
 

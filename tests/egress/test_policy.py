@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from alt.config import load_settings
 from alt.platform.egress import EgressClient, FetchError, FetchLimits, check_url, denied_reason
 from alt.platform.egress.limits import MiB
 
@@ -200,10 +201,7 @@ def test_allowlist_entries_must_be_host_port(entry: str) -> None:
 # --- limits ---------------------------------------------------------------------------------------
 
 
-def test_defaults_are_the_limits_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(__import__("os").environ):
-        if name.startswith("ALT_FETCH_"):
-            monkeypatch.delenv(name)
+def test_defaults_are_the_limits_table() -> None:
     limits = FetchLimits()
     assert (limits.connect_timeout_s, limits.read_timeout_s) == (5.0, 10.0)
     assert [limits.deadline_s(k) for k in ("feed", "page", "icon")] == [30.0, 20.0, 10.0]
@@ -225,15 +223,14 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ALT_FETCH_ALLOWED_PORTS", "443,8443")
     monkeypatch.setenv("ALT_FETCH_MAX_BYTES_FEED", "1000")
     monkeypatch.setenv("ALT_FETCH_PER_HOST_CONCURRENCY", "4")
-    limits = FetchLimits()
+    limits = load_settings().fetch
     assert limits.allow_private_hosts == ("127.0.0.1:8080", "localhost:9000")
     assert limits.allowed_ports == (443, 8443)
     assert limits.max_bytes("feed") == 1000
     assert limits.per_host_concurrency == 4
-    # check_url without explicit limits reads the same environment.
-    assert check_url("http://127.0.0.1:8080/").host == "127.0.0.1"
+    assert check_url("http://127.0.0.1:8080/", limits=limits).host == "127.0.0.1"
     with pytest.raises(FetchError, match="port 80 "):
-        check_url("http://feed.example/")
+        check_url("http://feed.example/", limits=limits)
 
 
 def test_no_per_feed_network_overrides() -> None:

@@ -157,7 +157,7 @@ async def test_allowed_urls_are_fetched(
     assert address.is_global
     served = tls_origin if case.url.startswith("https") else origin
     assert len(served.requests) == 1
-    assert served.requests[0].host == check_url(case.url).host_header
+    assert served.requests[0].host == check_url(case.url, limits=FetchLimits()).host_header
 
 
 # --- the same on the real loopback network, with the canary where the URL points -------------

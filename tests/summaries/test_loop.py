@@ -90,7 +90,7 @@ async def world(create_database: Callable[[], str], settings: Settings) -> Async
 
     def make(summary: SummarySettings | None = None, timeout_s: float = 60) -> SummaryLoop:
         summary = summary or SummarySettings(backoff_first_s=0.05, breaker_cooldown_s=0.1)
-        return SummaryLoop(pool, NewsCreatorClient(services, timeout_s), summary)
+        return SummaryLoop(pool, NewsCreatorClient(services, timeout_s), summary, local.llm)
 
     try:
         yield World(local, make, db, services)

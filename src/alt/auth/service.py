@@ -17,7 +17,6 @@ from fastapi import APIRouter, FastAPI, Request
 
 from alt.auth import audit, passwords, purge, routes_admin, routes_auth, routes_user
 from alt.auth.context import Runtime, client_ip
-from alt.auth.settings import AuthSettings
 from alt.auth.signing import UserTokenSigner
 from alt.config import Settings
 from alt.platform.auth_wire import allowed_origins
@@ -60,8 +59,8 @@ def _lifespan(rt: Runtime) -> Any:
 
 
 def parts(settings: Settings) -> ServiceParts:
-    cfg = AuthSettings()
-    origins = allowed_origins(str(settings.alt_frontend_url), cfg.cors_origins)
+    cfg = settings.auth
+    origins = allowed_origins(str(settings.alt_frontend_url), settings.edge.cors_origins)
     rt = Runtime(settings, cfg, UserTokenSigner(cfg), origins)
     route_class = guarded_route(_record_probe, _headers)
     # Fixed paths before `/v1/user/{user_id}`.

@@ -9,7 +9,7 @@ rewrites every `<img src>` (and each `srcset` candidate) with `sign_image_url(ur
 sanitiser has kept only http(s) URLs:
 
     from alt.backend.images import sign_image_url
-    src = sign_image_url("https://example.org/a.png")   # "/api/v1/images/<sig>/<url>"
+    src = sign_image_url("https://example.org/a.png", settings=settings)  # "/api/v1/images/…"
 
 **The key.** `ALT_IMAGE_PROXY_KEY` (at least 256 bits, as hex or base64url) when set, so that
 replicas on several machines agree; otherwise `image-proxy.key` under `ALT_DATA_DIR`, made on
@@ -50,10 +50,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from selectolax.lexbor import LexborHTMLParser
 
-from alt.config import Settings, load_settings
+from alt.config import Settings
 from alt.platform.egress import EgressClient, FetchError, FetchLimits
 from alt.platform.errors import AltError, answer_error
 from alt.platform.http_app import ServiceContext
@@ -80,12 +79,6 @@ CACHE_IMAGE = "public, max-age=86400, immutable"
 CACHE_ERROR = "no-store"
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-class ImageProxySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ALT_IMAGE_PROXY_", extra="ignore", frozen=True)
-
-    key: str | None = None
 
 
 class ImageKeyError(Exception):
@@ -150,10 +143,11 @@ def _key_file(data_dir: Path) -> bytes:
         raise ImageKeyError(f"{path}: not a key of at least 256 bits") from None
 
 
-def image_key(settings: Settings, proxy_settings: ImageProxySettings | None = None) -> bytes:
+def image_key(settings: Settings) -> bytes:
     """The install's image key: `ALT_IMAGE_PROXY_KEY`, else the key file under the data dir."""
-    configured = (proxy_settings or ImageProxySettings()).key
-    return _cached_key(configured, settings.data_dir.resolve())
+    configured = settings.images.key
+    secret = configured.get_secret_value() if configured is not None else None
+    return _cached_key(secret, settings.data_dir.resolve())
 
 
 @lru_cache(maxsize=8)
@@ -171,11 +165,11 @@ def signed_path(key: bytes, url: str, prefix: str = EDGE_PREFIX) -> str:
     return f"{prefix}/{_signature(key, raw)}/{_b64(raw)}"
 
 
-def sign_image_url(url: str, *, settings: Settings | None = None, prefix: str = EDGE_PREFIX) -> str:
+def sign_image_url(url: str, *, settings: Settings, prefix: str = EDGE_PREFIX) -> str:
     """The path a browser loads `url` through (the edge's, by default), signed with the
-    install's key (`settings`, or the environment's). Pass only http(s) URLs that the
-    sanitiser kept; anything else is refused when it is requested."""
-    return signed_path(image_key(settings or load_settings()), url, prefix)
+    install's key. Pass only http(s) URLs that the sanitiser kept; anything else is refused
+    when it is requested."""
+    return signed_path(image_key(settings), url, prefix)
 
 
 def proxy_images(html: str | None, key: bytes) -> str | None:

@@ -25,7 +25,6 @@ from starlette.middleware import Middleware
 from alt.backend import articles, categories, images, internal, marks, opml, stats, subscriptions
 from alt.backend.web import FETCH_LIMITS_STATE
 from alt.config import Settings
-from alt.platform.egress import FetchLimits
 from alt.platform.http_app import ServiceParts
 from alt.platform.ratelimit import Deadline, RateLimit
 
@@ -52,12 +51,12 @@ def _on_state(shared: dict[str, Any]) -> Any:
 
 def parts(settings: Settings) -> ServiceParts:
     # The egress policy (ALT_FETCH_*), to refuse URLs the fetcher would refuse, with the reason.
-    limits = FetchLimits()
+    limits = settings.fetch
     image_proxy = images.ImageProxy(settings, limits)
     shared = {
         FETCH_LIMITS_STATE: limits,
         images.IMAGE_PROXY_STATE: image_proxy,
-        stats.STREAM_TIMING_STATE: stats.StreamTiming.from_env(),
+        stats.STREAM_TIMING_STATE: settings.stats_stream,
     }
     routers = [
         subscriptions.router,
@@ -78,7 +77,10 @@ def parts(settings: Settings) -> ServiceParts:
         routers=[APIRouter(lifespan=_on_state(shared)), *routers],
         lifecycles=[image_proxy.lifecycle],
         # Rate limits first: a refused request costs no handler time.
-        middleware=[Middleware(RateLimit, service=SERVICE), Middleware(Deadline, service=SERVICE)],
+        middleware=[
+            Middleware(RateLimit, service=SERVICE, limits=settings.rate_limits),
+            Middleware(Deadline, service=SERVICE, deadlines=settings.deadlines),
+        ],
         not_built=[
             "tags and search",
         ],

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,15 +25,12 @@ from fastapi.responses import StreamingResponse
 
 from alt.backend import storage
 from alt.backend.schemas import Stats, UnreadCounts
+from alt.backend.settings import StatsStreamSettings
 from alt.backend.storage.stats import CountRow
 from alt.backend.web import CurrentUser, Db, PrivateRoute
 from alt.platform.db import Connection, Pool, autocommit
 from alt.platform.identity import MAX_TOKEN_LIFETIME_S
 
-STATS_EVERY_ENV = "ALT_STATS_STREAM_EVERY_S"
-HEARTBEAT_EVERY_ENV = "ALT_STATS_STREAM_HEARTBEAT_S"
-STATS_EVERY_S = 5.0
-HEARTBEAT_EVERY_S = 15.0
 RETRY_MS = 3000
 STREAM_MAX_S = float(MAX_TOKEN_LIFETIME_S)
 MAX_EVENT_ID = 2**53
@@ -80,39 +75,17 @@ async def get_stats(user: CurrentUser, db: Db) -> Stats:
 # --- the stream ---------------------------------------------------------------------------------
 
 
-def _seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if 0.05 <= value <= 3600 else default
-
-
-@dataclass(frozen=True)
-class StreamTiming:
-    """The stream's pace."""
-
-    stats_every_s: float = STATS_EVERY_S
-    heartbeat_every_s: float = HEARTBEAT_EVERY_S
-
-    @classmethod
-    def from_env(cls) -> StreamTiming:
-        return cls(
-            _seconds(STATS_EVERY_ENV, STATS_EVERY_S),
-            _seconds(HEARTBEAT_EVERY_ENV, HEARTBEAT_EVERY_S),
-        )
-
-
 STREAM_TIMING_STATE = "stream_timing"
-"""Where `alt.backend.service` puts the `StreamTiming`, read at start, on the app's state."""
+"""Where `alt.backend.service` puts the stream's pace (`settings.stats_stream`) on the app's
+state."""
 
 
-async def stream_timing(request: Request) -> StreamTiming:
-    timing: StreamTiming = getattr(request.app.state, STREAM_TIMING_STATE)
+async def stream_timing(request: Request) -> StatsStreamSettings:
+    timing: StatsStreamSettings = getattr(request.app.state, STREAM_TIMING_STATE)
     return timing
 
 
-Timing = Annotated[StreamTiming, Depends(stream_timing)]
+Timing = Annotated[StatsStreamSettings, Depends(stream_timing)]
 
 
 def _first_id(last_event_id: str | None) -> int:
@@ -124,14 +97,14 @@ def _first_id(last_event_id: str | None) -> int:
 
 
 async def stats_events(
-    request: Request, db: Pool, user_id: Any, event_id: int, timing: StreamTiming
+    request: Request, db: Pool, user_id: Any, event_id: int, timing: StatsStreamSettings
 ) -> AsyncIterator[str]:
     """The stream's text: the retry hint, then stats events numbered from `event_id` and
     heartbeats, until the client goes or the stream's lifetime ends."""
     started = time.monotonic()
     yield f"retry: {RETRY_MS}\n\n"
     next_stats = started
-    next_beat = started + timing.heartbeat_every_s
+    next_beat = started + timing.heartbeat_s
     while time.monotonic() - started < STREAM_MAX_S:
         if await request.is_disconnected():
             return
@@ -142,10 +115,10 @@ async def stats_events(
             data = json.dumps(stats.model_dump(), separators=(",", ":"))
             yield f"id: {event_id}\nevent: stats\ndata: {data}\n\n"
             event_id += 1
-            next_stats = now + timing.stats_every_s
+            next_stats = now + timing.every_s
         elif now >= next_beat:
             yield ": heartbeat\n\n"
-            next_beat = now + timing.heartbeat_every_s
+            next_beat = now + timing.heartbeat_s
         await asyncio.sleep(max(0.0, min(next_stats, next_beat) - time.monotonic()))
 
 

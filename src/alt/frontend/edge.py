@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from fastapi import Request, Response
 
-from alt.auth.settings import AuthSettings
 from alt.config import Settings
+from alt.frontend.settings import EdgeSettings
 from alt.platform.auth_wire import (
     CLIENT_IP_HEADER,
     CLIENT_UA_HEADER,
@@ -42,14 +42,14 @@ KEPT_FROM_UPSTREAM = ("content-type", "retry-after", "cache-control")
 @dataclass(frozen=True)
 class Edge:
     settings: Settings
-    cfg: AuthSettings
+    cfg: EdgeSettings
     https: bool
     session_cookie: str
     presession_cookie: str
     origins: frozenset[str]
 
     @classmethod
-    def build(cls, settings: Settings, cfg: AuthSettings) -> Edge:
+    def build(cls, settings: Settings, cfg: EdgeSettings) -> Edge:
         https = settings.alt_frontend_url.scheme == "https"
         prefix = "__Host-" if https else ""
         return cls(

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.routing import Match
 
-from alt.auth.settings import AuthSettings
 from alt.config import Settings
 from alt.frontend import pages, proxy
 from alt.frontend.edge import AUTH, Edge, client_ip, edge_of, refuse_cross_site
@@ -149,7 +148,7 @@ def _lifespan(edge: Edge) -> Any:
 
 
 def parts(settings: Settings) -> ServiceParts:
-    edge = Edge.build(settings, AuthSettings())
+    edge = Edge.build(settings, settings.edge)
     route_class = guarded_route(report_probe, response_headers)
     guarded = [Depends(refuse_cross_site)]
     routers = [

@@ -46,10 +46,11 @@ ON CONFLICT (content_hash, prompt_version, language) DO UPDATE SET
 
 class NewsCreator:
     def __init__(self, settings: Settings, llm: LLMSettings | None = None) -> None:
-        """Checks the LLM settings against what is installed (ConfigError naming the setting):
-        `llm` is what runs, `degraded` why it is not what was configured."""
+        """`llm` is `settings.llm` unless given (tests and benchmarks try several), checked
+        against what is installed (ConfigError naming the setting): `self.llm` is what runs,
+        `degraded` why it is not what was configured."""
         self.settings = settings
-        self.llm, self.degraded = choose_engine(llm or LLMSettings())
+        self.llm, self.degraded = choose_engine(llm if llm is not None else settings.llm)
         self.similarity = load_similarity(self.llm)
         self._engine: Engine | None = None
         self._summarizer: Summarizer | None = None

@@ -40,14 +40,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
 from prometheus_client import Counter
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alt.config import RateLimits, RequestDeadlines
 from alt.platform.identity import USER_TOKEN_HEADER
 from alt.platform.logging import get_logger
 from alt.platform.middleware import OPEN_PATHS, header, send_error
@@ -66,35 +65,6 @@ RATE_LIMITED = Counter(
 DEADLINE_EXCEEDED = Counter(
     "alt_request_deadline_exceeded_total", "Requests cancelled at their deadline.", ["service"]
 )
-
-PositiveFloat = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class RateLimits(BaseSettings):
-    """`ALT_RATE_IP_PER_S`, `ALT_RATE_IP_BURST`, `ALT_RATE_USER_PER_S`, `ALT_RATE_USER_BURST`,
-    `ALT_RATE_MAX_KEYS`. A page of the reader may load dozens of proxied images at once, and
-    several people may share an address (NAT), hence the bursts and the larger address limits.
-    A load test from a few addresses (bench/api) raises them."""
-
-    model_config = SettingsConfigDict(env_prefix="ALT_RATE_", extra="ignore", frozen=True)
-
-    ip_per_s: PositiveFloat = 100.0
-    ip_burst: PositiveInt = 1000
-    user_per_s: PositiveFloat = 50.0
-    user_burst: PositiveInt = 300
-    max_keys: PositiveInt = 100_000
-
-
-class RequestDeadlines(BaseSettings):
-    """`ALT_REQUEST_DEADLINE_READ_S` and `ALT_REQUEST_DEADLINE_WRITE_S`."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="ALT_REQUEST_DEADLINE_", extra="ignore", frozen=True
-    )
-
-    read_s: PositiveFloat = 30.0
-    write_s: Annotated[float, Field(gt=0, le=99)] = 95.0
 
 
 @dataclass
@@ -188,10 +158,9 @@ def _retry_after(wait_s: float) -> str:
 class RateLimit:
     """429 for a request whose address or user has no token left."""
 
-    def __init__(self, app: ASGIApp, service: str, limits: RateLimits | None = None) -> None:
+    def __init__(self, app: ASGIApp, service: str, limits: RateLimits) -> None:
         self.app = app
         self.service = service
-        limits = limits or RateLimits()
         self.by_address = TokenBuckets(limits.ip_per_s, limits.ip_burst, limits.max_keys)
         self.by_user = TokenBuckets(limits.user_per_s, limits.user_burst, limits.max_keys)
 
@@ -230,12 +199,12 @@ class Deadline:
         self,
         app: ASGIApp,
         service: str,
-        deadlines: RequestDeadlines | None = None,
+        deadlines: RequestDeadlines,
         exempt_prefixes: tuple[str, ...] = (STREAM_PREFIX,),
     ) -> None:
         self.app = app
         self.service = service
-        self.deadlines = deadlines or RequestDeadlines()
+        self.deadlines = deadlines
         self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import procrastinate
 from fastapi import APIRouter, Request
@@ -33,7 +33,7 @@ log = get_logger(__name__)
 
 @dataclass
 class Runtime:
-    policy: IngestSettings = field(default_factory=IngestSettings)
+    policy: IngestSettings
     egress: EgressClient | None = None
     parsers: FeedParsers | None = None
     fetcher: FeedFetcher | None = None
@@ -96,7 +96,7 @@ def _blueprint(runtime: Runtime) -> procrastinate.Blueprint:
 
 
 def parts(settings: Settings) -> ServiceParts:
-    runtime = Runtime()
+    runtime = Runtime(settings.ingest)
 
     @contextlib.asynccontextmanager
     async def ingesting(ctx: ServiceContext) -> AsyncIterator[None]:
@@ -130,5 +130,5 @@ def parts(settings: Settings) -> ServiceParts:
             f"{QUEUE}.housekeeping": housekeeping(QUEUE),
             f"{QUEUE}.ingest": _blueprint(runtime),
         },
-        lifecycles=[ingesting, summary_lifecycle()],
+        lifecycles=[ingesting, summary_lifecycle(settings.summaries, settings.llm)],
     )

@@ -157,14 +157,14 @@ class SummaryLoop:
         self,
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         client: NewsCreatorClient,
-        settings: SummarySettings | None = None,
-        llm: LLMSettings | None = None,
+        settings: SummarySettings,
+        llm: LLMSettings,
         prompt_version: str = PROMPT_VERSION,
     ) -> None:
         self.pool = pool
         self.client = client
-        self.settings = settings or SummarySettings()
-        self.max_input_chars = (llm or LLMSettings()).max_input_chars
+        self.settings = settings
+        self.max_input_chars = llm.max_input_chars
         self.version = prompt_version
         self.breaker = CircuitBreaker(
             self.settings.breaker_failures,
@@ -370,19 +370,18 @@ class SummaryLoop:
             await conn.execute(query, values)
 
 
-def lifecycle(settings: SummarySettings | None = None, llm: LLMSettings | None = None) -> Lifecycle:
+def lifecycle(settings: SummarySettings, llm: LLMSettings) -> Lifecycle:
     """The summary loop as a part of a service (the pre-processor): started with it, stopped
     with it. Needs the service's database pool and its client of news-creator."""
 
     @contextlib.asynccontextmanager
     async def run(ctx: ServiceContext) -> AsyncIterator[None]:
-        summary_settings = settings or SummarySettings()
-        if not summary_settings.enabled:
+        if not settings.enabled:
             yield
             return
         assert ctx.pool is not None, "the summary loop needs the service's database"
-        client = NewsCreatorClient(ctx.services, summary_settings.request_timeout_s)
-        loop = SummaryLoop(ctx.pool, client, summary_settings, llm)
+        client = NewsCreatorClient(ctx.services, settings.request_timeout_s)
+        loop = SummaryLoop(ctx.pool, client, settings, llm)
         async with in_background("summaries", loop.run):
             yield
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import unquote, urljoin
 
 import certifi
@@ -29,7 +29,6 @@ from prometheus_client import Counter
 from pydantic import AnyHttpUrl
 
 from alt import __version__
-from alt.config import Settings
 from alt.platform.egress.decoding import ACCEPT_ENCODING, Chain, DecodeError, codings
 from alt.platform.egress.errors import FetchError
 from alt.platform.egress.limits import FetchLimits, Kind
@@ -44,6 +43,9 @@ from alt.platform.egress.streams import AsyncioBackend
 from alt.platform.egress.urls import ParsedURL, check_url, check_url_text
 from alt.platform.logging import get_logger
 from alt.platform.retry_after import parse_retry_after
+
+if TYPE_CHECKING:  # alt.config imports the egress limits
+    from alt.config import Settings
 
 log = get_logger(__name__)
 
@@ -215,9 +217,10 @@ class EgressClient:
         resolver: Resolver | None = None,
         network: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        """`resolver` and `network` stand in for the internet's DNS and routing in tests; the
-        destination check wraps whatever they return, so they cannot widen the policy."""
-        self._limits = limits if limits is not None else FetchLimits()
+        """`limits` are `settings.fetch` unless given. `resolver` and `network` stand in for the
+        internet's DNS and routing in tests; the destination check wraps whatever they return,
+        so they cannot widen the policy."""
+        self._limits = limits if limits is not None else settings.fetch
         frontend = str(settings.alt_frontend_url).rstrip("/")
         self._user_agent = f"Alt/{__version__} (+{frontend})".encode("ascii", "replace")
         self._ssl = _ssl_context(self._limits.ca_file)

@@ -1,8 +1,4 @@
-"""The egress client's limits and policy, from `ALT_FETCH_*` environment variables.
-
-Defaults are the limits table of the security test plan (TESTS.md §0). These are process-wide
-settings for the operator: nothing here can be set per feed or per user.
-"""
+"""The egress client's limits and policy: the `ALT_FETCH_*` settings (`settings.fetch`)."""
 
 from __future__ import annotations
 
@@ -10,8 +6,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+
+from alt.platform.sections import section
 
 Kind = Literal["feed", "page", "icon", "image"]
 
@@ -21,43 +18,62 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
-class FetchLimits(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ALT_FETCH_", extra="ignore", frozen=True)
+class FetchLimits(BaseModel):
+    """Every fetch of a feed, page, icon or image goes through the egress client, with these
+    limits. Defaults are the limits table of the security test plan (TESTS.md §0). These are
+    process-wide settings for the operator: nothing here can be set per feed or per user.
+    Deadlines are for the whole fetch, every redirect hop included; body caps are on the
+    decoded body (after Content-Encoding) and on the bytes read."""
 
-    # Timeouts, in seconds. `read_timeout_s` is the longest silence while reading; the deadline
-    # is the whole fetch, every redirect hop included.
+    model_config = section("ALT_FETCH_")
+
     connect_timeout_s: PositiveFloat = 5.0
+    """Seconds to open a connection to a site."""
     read_timeout_s: PositiveFloat = 10.0
+    """The longest silence while sending or reading, in seconds."""
     deadline_feed_s: PositiveFloat = 30.0
+    """Seconds for a whole feed fetch."""
     deadline_page_s: PositiveFloat = 20.0
+    """Seconds for a whole article page fetch."""
     deadline_icon_s: PositiveFloat = 10.0
-    deadline_image_s: PositiveFloat = 20.0  # not in the limits table: the page deadline
+    """Seconds for a whole icon fetch."""
+    deadline_image_s: PositiveFloat = 20.0
+    """Seconds for a whole image fetch (the image proxy); not in the limits table: the page
+    deadline."""
 
-    # Body caps, in bytes, on the decoded body (after Content-Encoding) and on the bytes read.
     max_bytes_feed: PositiveInt = 10 * MiB
+    """Largest feed, in bytes."""
     max_bytes_page: PositiveInt = 5 * MiB
+    """Largest article page, in bytes."""
     max_bytes_icon: PositiveInt = 512 * 1024
+    """Largest icon, in bytes."""
     max_bytes_image: PositiveInt = 5 * MiB
+    """Largest proxied image, in bytes."""
 
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    """Redirects followed in one fetch."""
     max_encodings: Annotated[int, Field(ge=1, le=4)] = 2
+    """Content-Encodings stacked on one body."""
     max_url_bytes: Annotated[int, Field(ge=64, le=65536)] = 2048
+    """Longest URL fetched, in bytes."""
     retry_after_cap_s: PositiveFloat = 86400.0
+    """A site's Retry-After is believed up to this many seconds."""
 
-    # Concurrency inside one client: per destination host name, and in total.
     per_host_concurrency: PositiveInt = 2
+    """Fetches at once to one host name, per client."""
     global_concurrency: PositiveInt = 256
+    """Fetches at once in total, per client."""
 
-    # Destination policy. `allowed_ports` applies to every URL; `allow_private_hosts` lists exact
-    # `host:port` pairs (`127.0.0.1:8080`, `[::1]:8443`, `feeds.intranet:80`) that may be reached
-    # although they are private; any port is then allowed for that pair.
-    allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443, 8080, 8443)
-    allow_private_hosts: Annotated[tuple[str, ...], NoDecode] = ()
-    # On an IPv6-only host behind NAT64, judge 64:ff9b::/96 answers by their embedded IPv4.
+    allowed_ports: tuple[int, ...] = (80, 443, 8080, 8443)
+    """Ports any URL may name."""
+    allow_private_hosts: tuple[str, ...] = ()
+    """Exact `host:port` pairs (`127.0.0.1:8080`, `[::1]:8443`, `feeds.intranet:80`) that may
+    be reached although they are private; any port is then allowed for that pair."""
     nat64: bool = False
-    # An extra CA bundle (PEM) trusted in addition to the public roots; verification is never
-    # turned off.
+    """On an IPv6-only host behind NAT64, judge 64:ff9b::/96 answers by their embedded IPv4."""
     ca_file: Path | None = None
+    """An extra CA bundle (PEM) trusted besides the public roots; verification is never turned
+    off."""
 
     @field_validator("allowed_ports", "allow_private_hosts", mode="before")
     @classmethod

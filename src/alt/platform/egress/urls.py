@@ -253,7 +253,7 @@ def is_local_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
-def check_url(url: str, *, limits: FetchLimits | None = None) -> ParsedURL:
+def check_url(url: str, *, limits: FetchLimits) -> ParsedURL:
     """Validate a URL before anything is resolved or sent, and return its one parse.
 
     Raises FetchError("invalid_url") for text that is not a fetchable http(s) URL, and
@@ -261,7 +261,6 @@ def check_url(url: str, *, limits: FetchLimits | None = None) -> ParsedURL:
     `allowed_ports`, localhost, and private or special IP literals in any spelling.
     Host names that resolve to such addresses are refused when connecting.
     """
-    limits = limits if limits is not None else FetchLimits()
     scheme, raw_host, bracketed, port, target = _split(url, limits.max_url_bytes)
     try:
         host, ip = canonical_host(raw_host, bracketed=bracketed)
