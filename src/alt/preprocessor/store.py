@@ -115,17 +115,21 @@ _COPY = "COPY pg_temp.staged_entries FROM STDIN (FORMAT BINARY)"
 # New articles with a page to read are queued for full-text extraction on the way. Entries
 # whose tombstone is in their feed are left out (a lookup in its primary key), and the
 # tombstones follow what the feed serves: listed, they stay; left out of a whole feed's
-# entries (`whole`: not when they are stored one by one), their grace period starts.
+# entries (`whole`: not when they are stored one by one), their grace period starts. The
+# batch's tombstones are found by the primary key, its feeds given as one array (joined with
+# the entries, the planner scanned every tombstone, or every unserved one, per batch).
 _UPSERT = """
 WITH e AS (
 DELETE FROM pg_temp.staged_entries RETURNING *
 ), served AS (
 UPDATE entry_tombstones t SET unserved_since = NULL
   FROM e
- WHERE t.feed_id = e.feed_id AND t.entry_hash = e.hash AND t.unserved_since IS NOT NULL
+ WHERE t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e)) AND t.unserved_since IS NOT NULL
+   AND t.feed_id = e.feed_id AND t.entry_hash = e.hash
 ), unserved AS (
 UPDATE entry_tombstones t SET unserved_since = now()
- WHERE %(whole)s AND t.unserved_since IS NULL AND t.feed_id IN (SELECT feed_id FROM e)
+ WHERE %(whole)s AND t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e))
+   AND t.unserved_since IS NULL
    AND NOT EXISTS (SELECT 1 FROM e WHERE e.feed_id = t.feed_id AND e.hash = t.entry_hash)
 ), stored AS (
 INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
