@@ -5,7 +5,8 @@ Retention is final. Every article it deletes leaves a tombstone (its feed and en
 same statement, so the two commit together, and a fetch never stores an entry with a tombstone
 again (`store`): a feed that still serves a purged item does not bring it back as unread.
 A tombstone lives while its feed serves the entry; once full fetches of the feed have left it
-out for TOMBSTONE_GRACE, it goes as well."""
+out for TOMBSTONE_GRACE, it goes as well. (A fetch storing the very entry while it is purged
+does not see the tombstone yet and stores it again, once: the next run purges it again.)"""
 
 from __future__ import annotations
 
