@@ -113,11 +113,11 @@ _STAGED_TYPES = [kind for _, kind in _STAGED_COLUMNS]
 _COPY = "COPY pg_temp.staged_entries FROM STDIN (FORMAT BINARY)"
 
 # New articles with a page to read are queued for full-text extraction on the way. Entries
-# whose tombstone is in their feed are left out (a lookup in its primary key), and the
-# tombstones follow what the feed serves: listed, they stay; left out of a whole feed's
-# entries (`whole`: not when they are stored one by one), their grace period starts. The
-# batch's tombstones are found by the primary key, its feeds given as one array (joined with
-# the entries, the planner scanned every tombstone, or every unserved one, per batch).
+# whose tombstone is in their feed are left out, and the tombstones follow what the feed
+# serves: listed, they stay; left out of a whole feed's entries (`whole`: not when they are
+# stored one by one), their grace period starts. Each use of the tombstones names the batch's
+# feeds as one array, which the primary key finds: given only the join with the entries, the
+# planner scanned every tombstone for each batch (the staged rows have no statistics).
 _UPSERT = """
 WITH e AS (
 DELETE FROM pg_temp.staged_entries RETURNING *
@@ -140,7 +140,8 @@ SELECT e.feed_id, e.hash, e.guid, e.url, e.title, e.author, e.content_html, e.pu
        ARRAY(SELECT jsonb_array_elements_text(e.categories::jsonb)), e.language, e.excerpt
   FROM e
  WHERE NOT EXISTS (SELECT 1 FROM entry_tombstones t
-                    WHERE t.feed_id = e.feed_id AND t.entry_hash = e.hash)
+                    WHERE t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e))
+                      AND t.feed_id = e.feed_id AND t.entry_hash = e.hash)
 ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
     guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
     content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
