@@ -1,7 +1,8 @@
 """Storing what fetches brought: entries upserted by (feed, entry hash), each feed's state and
 cursor (ETag, Last-Modified) in the same transaction, so a crash leaves either the old cursor
 and no new rows, or the new cursor and every row (REL-01). Refetching never duplicates; an entry
-whose content changed is updated in place.
+whose content changed is updated in place; an entry that retention purged (its tombstone is in
+the feed, `retention`) is not stored again.
 
 Writes are set-based: a batch of fetch outcomes (`FeedWrite`) is a handful of statements
 however many feeds it holds, the entries travelling by COPY and the feed states as arrays.
@@ -122,10 +123,25 @@ _STAGE = (
 _STAGED_TYPES = [kind for _, kind in _STAGED_COLUMNS]
 _COPY = "COPY pg_temp.staged_entries FROM STDIN (FORMAT BINARY)"
 
-# New articles with a page to read are queued for full-text extraction on the way.
+# New articles with a page to read are queued for full-text extraction on the way. Entries
+# whose tombstone is in their feed are left out, and the tombstones follow what the feed
+# serves: listed, they stay; left out of a whole feed's entries (`whole`: not when they are
+# stored one by one), their grace period starts. Each use of the tombstones names the batch's
+# feeds as one array, which the primary key finds: given only the join with the entries, the
+# planner scanned every tombstone for each batch (the staged rows have no statistics).
 _UPSERT = """
 WITH e AS (
 DELETE FROM pg_temp.staged_entries RETURNING *
+), served AS (
+UPDATE entry_tombstones t SET unserved_since = NULL
+  FROM e
+ WHERE t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e)) AND t.unserved_since IS NOT NULL
+   AND t.feed_id = e.feed_id AND t.entry_hash = e.hash
+), unserved AS (
+UPDATE entry_tombstones t SET unserved_since = now()
+ WHERE %(whole)s AND t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e))
+   AND t.unserved_since IS NULL
+   AND NOT EXISTS (SELECT 1 FROM e WHERE e.feed_id = t.feed_id AND e.hash = t.entry_hash)
 ), stored AS (
 INSERT INTO articles (feed_id, entry_hash, guid, url, title, author, content_html,
                       published_at, fetched_at, updated_at, content_hash, enclosures,
@@ -134,6 +150,9 @@ SELECT e.feed_id, e.hash, e.guid, e.url, e.title, e.author, e.content_html, e.pu
        e.fetched_at, e.fetched_at, e.content_hash, e.enclosures::jsonb,
        ARRAY(SELECT jsonb_array_elements_text(e.categories::jsonb)), e.language, e.excerpt
   FROM e
+ WHERE NOT EXISTS (SELECT 1 FROM entry_tombstones t
+                    WHERE t.feed_id = ANY (ARRAY(SELECT DISTINCT feed_id FROM e))
+                      AND t.feed_id = e.feed_id AND t.entry_hash = e.hash)
 ON CONFLICT (feed_id, entry_hash) DO UPDATE SET
     guid = EXCLUDED.guid, url = EXCLUDED.url, title = EXCLUDED.title, author = EXCLUDED.author,
     content_html = EXCLUDED.content_html, content_hash = EXCLUDED.content_hash,
@@ -250,17 +269,20 @@ async def store_entries(
     for entry in feed.entries:
         try:
             async with conn.transaction():
-                one = (await _upsert(conn, [(feed_id, [entry], fetched_at)])).get(feed_id)
+                counts = await _upsert(conn, [(feed_id, [entry], fetched_at)], whole=False)
         except POISON as exc:
             log.warning("entry_rejected", feed_id=feed_id, error=str(exc)[:200])
             continue
-        if one is not None:
+        if (one := counts.get(feed_id)) is not None:
             inserted, updated = inserted + one[0], updated + one[1]
     return inserted, updated
 
 
 async def _upsert(
-    conn: Connection, feeds: Sequence[tuple[int, list[ParsedEntry], datetime]]
+    conn: Connection,
+    feeds: Sequence[tuple[int, list[ParsedEntry], datetime]],
+    *,
+    whole: bool = True,
 ) -> dict[int, tuple[int, int]]:
     rows = _entry_rows(feeds)
     if not rows:
@@ -270,7 +292,7 @@ async def _upsert(
         copy.set_types(_STAGED_TYPES)
         for row in rows:
             await copy.write_row(row)
-    cursor = await conn.execute(_UPSERT)
+    cursor = await conn.execute(_UPSERT, {"whole": whole})
     return {row["feed_id"]: (row["inserted"], row["updated"]) for row in await cursor.fetchall()}
 
 
