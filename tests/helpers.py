@@ -8,12 +8,12 @@ import importlib
 from collections.abc import AsyncIterator
 
 import uvicorn
-from bench.ports import free_port
 from starlette.types import ASGIApp
 
 from alt.config import Settings, load_settings
 from alt.platform.http_app import create_app
 from alt.services import SERVICES
+from tests.support.ports import free_port
 
 URL_ENV = {
     "auth-service": "AUTH_SERVICE_URL",

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from bench.ingest.farm import ITEMS
 
 from alt.config import Settings
 from alt.platform.service_tokens import HEADER, KeyRing, ServiceTokens
 from tests.helpers import loopback_urls, running, with_overrides
 from tests.preprocessor.conftest import RunningFarm
+from tests.support.farm import ITEMS
 
 
 @pytest.fixture
