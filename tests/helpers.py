@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 from collections.abc import AsyncIterator
 
 import uvicorn
-from bench.ports import free_port
 from starlette.types import ASGIApp
 
 from alt.config import Settings, load_settings
 from alt.platform.http_app import create_app
 from alt.services import SERVICES
+from tests.support.ports import free_port
+from tests.support.waiting import until
+
+SERVE_WITHIN_S = 30.0
 
 URL_ENV = {
     "auth-service": "AUTH_SERVICE_URL",
@@ -78,13 +82,17 @@ async def serving(apps: dict[int, ASGIApp]) -> AsyncIterator[None]:
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
-        for server, task in zip(servers, tasks, strict=True):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
+        for port, server, task in zip(apps, servers, tasks, strict=True):
+            started = functools.partial(_has_started, server, task)
+            await until(started, SERVE_WITHIN_S, f"uvicorn serving on port {port}")
         yield
     finally:
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _has_started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    if task.done():
+        task.result()  # raises why it could not start
+    return server.started

@@ -5,7 +5,8 @@ It is built exactly as a service builds its worker (`make_job_app` acting as a s
 namespace `tests`. SIGTERM and SIGINT stop it the way a service's lifespan does: by cancelling
 `run_worker`. Settings come from the environment (DATABASE_URL, ALT_JOB_HEARTBEAT,
 ALT_JOB_STALLED_AFTER, ALT_SHUTDOWN_GRACE); JOBS_TEST_SIGNAL_DIR is where tasks drop a file named
-after their key once they reach the point a test waits for.
+after their key once they reach the point a test waits for, where the worker drops `NAME.idle`
+whenever it looked at its queues and found nothing to do. SIGUSR1 lets held jobs go on.
 
     python tests/jobs_worker.py --queue Q [--queue Q2] --name NAME --role ROLE
                                 [--concurrency N] [--polling SECONDS]
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import cast
 
 import procrastinate
+from procrastinate.jobs import Job
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -30,17 +32,22 @@ from alt.platform.jobs import DEFAULT_RETRY, housekeeping, make_job_app, run_wor
 from alt.platform.logging import configure_logging, get_logger
 
 NAMESPACE = "tests"
-HANG_S = 3600.0
+RELEASED = asyncio.Event()  # set by SIGUSR1
 
 log = get_logger("jobs_worker")
 
 
 def _signal(key: str, stage: str) -> None:
-    """Tell the test that the job `key` reached `stage` (the file appears atomically)."""
+    """Tell the test that `key` reached `stage` (the file appears atomically)."""
     folder = Path(os.environ["JOBS_TEST_SIGNAL_DIR"])
     tmp = folder / f".{key}.{stage}.tmp"
     tmp.write_text(str(os.getpid()))
     tmp.rename(folder / f"{key}.{stage}")
+
+
+async def _hang() -> None:
+    """Until the worker is killed or the job cancelled."""
+    await asyncio.Event().wait()
 
 
 def _pool(context: procrastinate.JobContext) -> AsyncConnectionPool[AsyncConnection]:
@@ -91,10 +98,10 @@ def task_blueprint() -> procrastinate.Blueprint:
             if first_run and hang == "after_commit":
                 await conn.commit()
                 _signal(key, "hanging")
-                await asyncio.sleep(HANG_S)
+                await _hang()
             if first_run and hang == "in_transaction":
                 _signal(key, "hanging")
-                await asyncio.sleep(HANG_S)
+                await _hang()
         await _finish_run(context, run_id)
 
     @blueprint.task(name="flaky", pass_context=True, retry=DEFAULT_RETRY)
@@ -107,18 +114,32 @@ def task_blueprint() -> procrastinate.Blueprint:
             await conn.execute(_WRITE_EFFECT, (key, context.job.id, context.job.attempts))
         await _finish_run(context, run_id)
 
-    @blueprint.task(name="slow", pass_context=True)
-    async def slow(context: procrastinate.JobContext, key: str, first_run_s: float) -> None:
-        """Takes `first_run_s` seconds on its first run, no time on later ones."""
+    @blueprint.task(name="held", pass_context=True)
+    async def held(context: procrastinate.JobContext, key: str) -> None:
+        """Runs until the test releases it (SIGUSR1) on its first run, at once on later ones."""
         run_id = await _record_run(context, key)
         _signal(key, "started")
         if context.job.attempts == 0:
-            await asyncio.sleep(first_run_s)
+            await RELEASED.wait()
         async with _pool(context).connection() as conn:
             await conn.execute(_WRITE_EFFECT, (key, context.job.id, context.job.attempts))
         await _finish_run(context, run_id)
 
     return blueprint
+
+
+def _report_idle(app: procrastinate.App, name: str) -> None:
+    """Drop `NAME.idle` each time the worker looks at its queues and finds no job: from then on
+    only a NOTIFY wakes it before its next poll."""
+    fetch_job = app.job_manager.fetch_job
+
+    async def fetch_and_report(queues: list[str] | None, worker_id: int) -> Job | None:
+        job = await fetch_job(queues=queues, worker_id=worker_id)
+        if job is None:
+            _signal(name, "idle")
+        return job
+
+    app.job_manager.fetch_job = fetch_and_report
 
 
 async def main() -> None:
@@ -135,6 +156,7 @@ async def main() -> None:
     blueprints = {f"{queue}.housekeeping": housekeeping(queue) for queue in args.queue}
     blueprints[NAMESPACE] = task_blueprint()
     app = make_job_app(settings, args.role, blueprints)
+    _report_idle(app, args.name)
 
     loop = asyncio.get_running_loop()
     async with app.open_async():
@@ -150,6 +172,7 @@ async def main() -> None:
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.cancel)
+        loop.add_signal_handler(signal.SIGUSR1, RELEASED.set)
         log.info("test_worker_started", pid=os.getpid(), queues=args.queue)
         with contextlib.suppress(asyncio.CancelledError):
             await worker

@@ -1,18 +1,30 @@
-"""Migrations: from empty, re-run, concurrent runners, tampering, dump and restore, and the
-least-privilege roles they create."""
+"""Migrations: from empty, re-run, concurrent runners, tampering, dump and restore, the frozen
+job-queue schema, and the least-privilege roles they create."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 
 import psycopg
 import pytest
+from procrastinate.schema import SchemaManager
 from psycopg import sql
 
-from alt.platform.migrate import MigrationError, migrate, migrations_for
+from alt.platform.migrate import (
+    JOB_QUEUE_SCHEMA_VERSION,
+    MigrationError,
+    migrate,
+    migrations_for,
+)
 from alt.services import SERVICES, Database
+
+# sha256 of the job-queue schema procrastinate 3.10.0 generated, which every database migrated
+# before 0002 was frozen recorded as 0002's checksum.
+JOB_QUEUE_3_10_0_CHECKSUM = "c70ec4b400a60ad9592787653aae5ae77ae41bf801d56b5bd2712751a07f2009"
 
 
 def _tables(url: str) -> set[str]:
@@ -95,6 +107,95 @@ def test_dump_restores_and_needs_no_migration(
             "SELECT count(*) FROM feeds WHERE url = %s", ("https://example.org/restore.xml",)
         ).fetchone()
     assert row == (1,)
+
+
+def _migration(database: Database, version: str) -> str:
+    return next(m.sql for m in migrations_for(database) if m.version == version)
+
+
+def test_the_job_queue_schema_is_frozen_as_procrastinate_3_10_0_made_it() -> None:
+    job_queue = next(m for m in migrations_for(Database.APP) if m.version == "0002")
+    assert job_queue.name == "job_queue"
+    assert job_queue.checksum == JOB_QUEUE_3_10_0_CHECKSUM
+
+
+def test_the_installed_procrastinate_is_the_one_the_migrations_build() -> None:
+    assert metadata.version("procrastinate") == JOB_QUEUE_SCHEMA_VERSION, (
+        "procrastinate was upgraded without a migration of its schema: "
+        "see src/alt/platform/migrations/README.md"
+    )
+
+
+def test_a_database_migrated_before_the_freeze_migrates_after_a_procrastinate_upgrade(
+    create_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the freeze, 0002 was procrastinate's schema read at run time, recorded with that
+    text's checksum. A database left so at 0002 migrates on with another procrastinate."""
+    url = create_database()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations ("
+            " version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for version, name in (("0001", "schema"), ("0002", "job_queue")):
+            text = _migration(Database.APP, version)
+            conn.execute(text.encode())
+            checksum = JOB_QUEUE_3_10_0_CHECKSUM
+            if version == "0001":
+                checksum = hashlib.sha256(text.encode()).hexdigest()
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (version, name, checksum),
+            )
+    upgraded = SchemaManager.get_schema() + "\n-- a later procrastinate's schema\n"
+    monkeypatch.setattr(SchemaManager, "get_schema", staticmethod(lambda: upgraded))
+    later = [m.version for m in migrations_for(Database.APP) if m.version > "0002"]
+    assert migrate(url, Database.APP) == later
+    assert migrate(url, Database.APP) == []
+
+
+# What procrastinate's own objects look like in a database, to compare two of them.
+JOB_QUEUE_OBJECTS = """
+SELECT 'column', table_name || '.' || column_name || ' ' || data_type || ' '
+    || coalesce(column_default, '') || ' ' || is_nullable
+FROM information_schema.columns
+WHERE table_schema = 'public' AND table_name LIKE 'procrastinate%'
+UNION ALL
+SELECT 'function', pg_get_functiondef(p.oid)
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate%' AND p.prokind = 'f'
+UNION ALL
+SELECT 'index', indexdef FROM pg_indexes
+WHERE schemaname = 'public' AND tablename LIKE 'procrastinate%'
+UNION ALL
+SELECT 'constraint', conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint WHERE conrelid::regclass::text LIKE 'procrastinate%'
+UNION ALL
+SELECT 'trigger', pg_get_triggerdef(oid) FROM pg_trigger
+WHERE NOT tgisinternal AND tgrelid::regclass::text LIKE 'procrastinate%'
+UNION ALL
+SELECT 'type', t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+WHERE t.typname LIKE 'procrastinate%' GROUP BY t.typname
+"""
+
+
+def _job_queue_objects(url: str) -> set[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return {(kind, text) for kind, text in conn.execute(JOB_QUEUE_OBJECTS)}
+
+
+def test_the_migrations_build_the_installed_procrastinates_schema(
+    create_database: Callable[[], str], database_urls: dict[Database, str]
+) -> None:
+    reference = create_database()
+    with psycopg.connect(reference) as conn:
+        conn.execute(SchemaManager.get_schema().encode())
+    expected = _job_queue_objects(reference)
+    kinds = {"column", "function", "index", "constraint", "trigger", "type"}
+    assert {kind for kind, _ in expected} == kinds
+    assert _job_queue_objects(database_urls[Database.APP]) == expected
 
 
 def _as(url: str, role: str, statement: str) -> None:

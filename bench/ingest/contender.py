@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 import structlog
+from tests.support.farm import FarmResolver
 
 from alt.config import load_settings
 from alt.platform.db import make_pool
@@ -21,7 +22,6 @@ from alt.platform.egress import EgressClient, FetchLimits
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.parsing import FeedParsers
 from alt.services import SERVICES
-from bench.ingest.farm import FarmResolver
 from bench.ingest.naive import NaiveFetcher
 
 

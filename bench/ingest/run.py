@@ -30,11 +30,11 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 from psycopg import sql
+from tests.support.farm import expected_items, url_of
+from tests.support.ports import free_port
 
 from alt.platform.migrate import migrate
 from alt.services import Database
-from bench.ingest.farm import expected_items, url_of
-from bench.ports import free_port
 
 ADMIN_URL = os.environ.get(
     "ALT_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -56,7 +56,7 @@ def scratch_database() -> Iterator[str]:
 @contextmanager
 def farm(port: int, feeds: int) -> Iterator[None]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.ingest.farm", "--port", str(port), "--feeds", str(feeds)]
+        [sys.executable, "-m", "tests.support.farm", "--port", str(port), "--feeds", str(feeds)]
     )
     try:
         while True:  # it makes its feeds first (~0.2 ms each)

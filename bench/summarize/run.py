@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from bench.ports import free_port
+from tests.support.ports import free_port
 
 from alt.platform.service_tokens import HEADER, KeyRing, ServiceTokens, generate_key_file
 from alt.summaries.engines import default_model_path, make_engine

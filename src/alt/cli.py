@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +38,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.Server(uvicorn.Config(serve_app(spec.name, settings), **options)).run()
         return 0
     # uvicorn binds the port once and runs each worker in a process of its own, which builds
-    # the app anew from the environment.
+    # the app anew from the environment. The workers keep their metrics in files of a directory
+    # of this run's own, named before any of them imports prometheus_client.
     from alt.platform.logging import configure_logging
+    from alt.platform.metrics import MULTIPROCESS_DIR_ENV
 
     configure_logging(spec.name, settings.log_level)
     os.environ[SERVE_SERVICE_ENV] = spec.name
-    uvicorn.run("alt.cli:worker_app", factory=True, workers=settings.workers, **options)
+    metrics_dir = tempfile.mkdtemp(prefix="alt-metrics-")
+    os.environ[MULTIPROCESS_DIR_ENV] = metrics_dir
+    try:
+        uvicorn.run("alt.cli:worker_app", factory=True, workers=settings.workers, **options)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -131,6 +131,7 @@ def attributes(set_cookie: str) -> tuple[str, dict[str, str]]:
 
 
 async def test_cookies_are_host_prefixed_and_secure(tls_edge: httpx.AsyncClient) -> None:
+    tls_edge.cookies.clear()  # a new browser: the presession cookie is set afresh
     csrf = await tls_edge.post("/api/auth/csrf")
     name, _attrs = attributes(csrf.headers["set-cookie"])
     assert name == "__Host-alt_presession"

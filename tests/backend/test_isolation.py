@@ -272,3 +272,9 @@ async def test_routes_without_ids_never_show_or_touch_another_users_data(
     )
     assert imported.json()["skipped"][0]["reason"] == "already subscribed"
     assert stack.rows_of(bob.id) == before
+    # Alice as she was: Bob's articles are not hers again for the tests after this one.
+    for path in (
+        f"/api/v1/subscriptions/{same_feed.json()['id']}",
+        f"/api/v1/categories/{same_name.json()['id']}",
+    ):
+        assert (await alice.browser.call("DELETE", path)).status_code == 204

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from bench.ingest.farm import Farm, FarmResolver, url_of
 
 from alt.config import Settings
 from alt.platform.db import Pool
@@ -18,6 +17,7 @@ from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.settings import IngestSettings
 from alt.services import Database
 from tests.helpers import free_port, serving
+from tests.support.farm import Farm, FarmResolver, url_of
 
 
 @dataclass

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench.ingest.farm import FarmResolver
-
 from alt.config import load_settings
 from alt.platform.db import make_pool
 from alt.platform.egress import EgressClient, FetchLimits
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.settings import IngestSettings
 from alt.services import SERVICES
+from tests.support.farm import FarmResolver
 
 
 async def main(database_url: str, port: int) -> None:

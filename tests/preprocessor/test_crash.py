@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import psycopg
-from bench.ingest.farm import expected_items, kind_of
 
 from tests.preprocessor.conftest import RunningFarm, subscribe
+from tests.support.farm import expected_items, kind_of
 
 FEEDS = 300
 

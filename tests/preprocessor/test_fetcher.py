@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from bench.ingest.farm import ITEMS, SLOW_S, expected_items, kind_of
 
 from alt.platform.background import in_background
 from alt.preprocessor.fetcher import FEEDS_DUE_CHANNEL, Claim, FeedFetcher, Outcome
 from tests.preprocessor.conftest import RunningFarm, subscribe
+from tests.support.farm import ITEMS, SLOW_S, expected_items, kind_of
 
 FEEDS = 120  # covers every kind of feed the farm has
 
@@ -161,7 +161,7 @@ async def test_a_gone_feed_stops_only_after_a_week_and_keeps_its_articles(
 async def test_the_slowest_feeds_of_a_round_start_first(
     fetcher: FeedFetcher, farm: RunningFarm, app_url: str
 ) -> None:
-    from bench.ingest.farm import latency_of
+    from tests.support.farm import latency_of
 
     plain = [n for n in range(100) if kind_of(n) == kind_of(0)][:5]
     ids = subscribe(app_url, [farm.url(n) for n in plain])

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpcore
-from bench.ingest.farm import FarmResolver, kind_of
 
 from alt.config import Settings
 from alt.platform.egress import EgressClient, FetchLimits
 from alt.platform.egress.client import KEEPALIVE_HOSTS
 from alt.platform.egress.streams import AsyncioBackend
 from tests.preprocessor.conftest import RunningFarm
+from tests.support.farm import FarmResolver, kind_of
 
 
 class CountingBackend(AsyncioBackend):

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.ingest.farm import ITEMS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +25,7 @@ from alt.preprocessor import parse_worker
 from alt.services import SERVICES
 from tests.helpers import free_port, loopback_urls, running, serving, with_overrides
 from tests.preprocessor.conftest import RunningFarm
+from tests.support.farm import ITEMS
 
 GOOD = b"<rss version='2.0'><channel><title>Good</title><item><guid>1</guid></item></channel></rss>"
 # Refused whatever we do: an external entity (XXE).

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import psutil
 import pytest
-from bench.ingest.farm import render
 
 from alt.feeds.parse import FeedParseError, parse_feed
 from alt.preprocessor.parse_worker import frame, read_message
 from alt.preprocessor.parsing import FeedParsers
+from tests.support.farm import render
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 URL = "https://news.example/feed.xml"

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from bench.ingest.farm import ITEMS, kind_of
 from psycopg.rows import dict_row
 
 from alt.backend.stats import unread_counts
@@ -25,6 +24,7 @@ from alt.preprocessor import discover, retention, store
 from alt.preprocessor.fetcher import FeedFetcher
 from alt.preprocessor.settings import IngestSettings
 from tests.preprocessor.conftest import RunningFarm, egress_for, subscribe
+from tests.support.farm import ITEMS, kind_of
 
 FEED = 2  # a plain feed of the farm, with two new items in round 2
 KEEP = 10

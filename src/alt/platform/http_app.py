@@ -20,7 +20,7 @@ from typing import Any
 import procrastinate
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware import Middleware
 
 import alt
@@ -30,6 +30,7 @@ from alt.platform.db import Pool, make_pool
 from alt.platform.errors import error_response, install_error_handlers
 from alt.platform.jobs import make_job_app, supervise_worker
 from alt.platform.logging import get_logger
+from alt.platform.metrics import exposition
 from alt.platform.middleware import BodyLimit, RequestContext, ServiceAuth
 from alt.platform.service_client import ServiceClient
 from alt.platform.service_tokens import KeyRing, ServiceTokens
@@ -183,7 +184,7 @@ def _health_router(spec: ServiceSpec, settings: Settings, parts: ServiceParts) -
     async def metrics(request: Request) -> Response:
         if not _may_scrape(request, settings):
             return error_response(404, "not_found", "Not found.")
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

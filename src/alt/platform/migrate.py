@@ -3,7 +3,10 @@
 Migrations are the SQL files `migrations/<database>/NNNN_name.sql`, applied in order, each in its
 own transaction, and recorded with a checksum. A session advisory lock serialises runners, so
 several replicas may run `alt migrate` at once: the first applies, the others find nothing to do.
-The job queue's schema is the pinned job library's own and is applied as version 0002.
+
+The job queue's schema is procrastinate's, frozen as SQL in app/0002_job_queue.sql (what
+procrastinate 3.10.0 generated): a migration never changes with the installed package. Upgrading
+procrastinate is a migration of its own; migrations/README.md says how.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
-from procrastinate.schema import SchemaManager
 
 from alt.services import Database
 
 LOCK_KEY = 0x616C745F6D6967  # "alt_mig": one key for every runner of a database
+# The procrastinate release whose schema the app migrations build; an upgrade adds a migration
+# and changes this (tests/test_migrate.py compares it with the installed package).
+JOB_QUEUE_SCHEMA_VERSION = "3.10.0"
 
 
 class MigrationError(Exception):
@@ -41,9 +46,7 @@ def migrations_for(database: Database) -> list[Migration]:
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             version, _, name = entry.name.removesuffix(".sql").partition("_")
-            found.append(Migration(version, name, entry.read_text()))
-    if database is Database.APP:
-        found.append(Migration("0002", "job_queue", SchemaManager.get_schema()))
+            found.append(Migration(version, name, entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):

@@ -45,7 +45,11 @@ from alt.summaries.text import article_text, content_hash, fit
 log = get_logger(__name__)
 
 SUMMARIES = Counter("alt_summaries_total", "Summary jobs by outcome", ["outcome"])
-BREAKER_OPEN = Gauge("alt_summary_breaker_open", "1 while the summary circuit breaker is open")
+BREAKER_OPEN = Gauge(
+    "alt_summary_breaker_open",
+    "1 while the summary circuit breaker is open",
+    multiprocess_mode="livemax",
+)
 
 ENQUEUE_LIMIT = 1000
 

@@ -12,7 +12,7 @@ Some feeds misbehave, chosen by feed number: slow (2 s), failing, rate-limited, 
 gzip'd, huge or malformed. `POST /round` moves the farm to the next round, in which one feed
 in ten has new items and the rest answer 304 to a matching If-None-Match.
 
-Run: python -m bench.ingest.farm --feeds 1000 --port 8765
+Run: python -m tests.support.farm --feeds 1000 --port 8765
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LATENCY_SIGMA = 0.6
 
 def latency_of(feed: int) -> float:
     """The feed's server latency, the same on every request and in every run."""
-    draw = random.Random(feed).gauss(0.0, LATENCY_SIGMA)  # noqa: S311 (a model, not a secret)
+    draw = random.Random(feed).gauss(0.0, LATENCY_SIGMA)
     return min(LATENCY_MEDIAN_S * math.exp(draw), SLOW_S)
 
 

@@ -1,4 +1,4 @@
-"""Loopback ports for the servers a benchmark starts."""
+"""Loopback ports for the servers the tests and the benchmarks start."""
 
 from __future__ import annotations
 
