@@ -16,12 +16,14 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from alt.backend.stats import unread_counts
+from alt.backend import storage
+from alt.backend.stats import counts_out
 from alt.config import Settings
 from alt.feeds.parse import ParsedFeed, parse_feed
 from alt.platform.db import Pool
-from alt.preprocessor import discover, retention, store
+from alt.preprocessor import new_feed, retention, store
 from alt.preprocessor.fetcher import FeedFetcher
+from alt.preprocessor.parsing import FeedParsers
 from alt.preprocessor.settings import IngestSettings
 from tests.preprocessor.conftest import RunningFarm, egress_for, subscribe
 from tests.support.farm import ITEMS, kind_of
@@ -126,12 +128,12 @@ async def test_a_purged_entry_does_not_come_back_while_its_feed_serves_it(
     assert _guids(app_url, feed_id) == kept
     assert _tombstones(app_url, feed_id, guid_of) == dict.fromkeys(_items(*range(1, 10)), True)
     async with await psycopg.AsyncConnection.connect(app_url, row_factory=dict_row) as conn:
-        assert (await unread_counts(conn, user)).total == len(kept)
+        assert counts_out(await storage.stats.unread_counts(conn, user)).total == len(kept)
 
     # Nor by a new subscriber's discovery of the same feed (one transaction of its own).
-    async with egress_for(settings, farm.port) as egress:
-        url, result, feed = await discover.find_feed(egress, farm.url(FEED))
-        found = await discover.store_new_feed(pool, IngestSettings(), url, result, feed)
+    async with egress_for(settings, farm.port) as egress, FeedParsers(workers=0) as parsers:
+        url, result, feed = await new_feed.find_feed(egress, parsers, farm.url(FEED))
+        found = await new_feed.store_new_feed(pool, IngestSettings(), url, result, feed)
     assert (found.feed_id, found.inserted) == (feed_id, 0)
     assert _guids(app_url, feed_id) == kept
 
