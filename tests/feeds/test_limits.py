@@ -77,6 +77,7 @@ def measure(kind: str, name: str) -> dict[str, object]:
     return result
 
 
+# PAR-01, PAR-05, PAR-06, PAR-15: hostile documents parse inside their memory and CPU budget.
 @pytest.mark.parametrize(
     ("kind", "name", "outcome", "entries"),
     [
