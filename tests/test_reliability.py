@@ -1,4 +1,4 @@
-"""Platform reliability (TESTS.md §6): a database outage under a running service (REL-03) and
+"""Platform reliability (docs/SECURITY.md): a database outage under a running service (REL-03) and
 durable settings on the embedded database (REL-04)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The synchronous checks: `check_url` (TESTS.md §2.2 c, SSRF-07), the deny-list (SSRF-04) and
-the limits (§0 defaults, environment parsing)."""
+"""The synchronous checks: `check_url` (docs/SECURITY.md SSRF-07), the deny-list (SSRF-04) and
+the limits (the security plan's defaults, environment parsing)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_deny_list_allows_public_addresses(address: str) -> None:
 
 # SSRF-04: the deny-list catches what the ipaddress flags miss.
 def test_deny_list_does_not_trust_the_ipaddress_flags() -> None:
-    # The pitfalls of TESTS.md §2.2 exist on this interpreter, and the deny-list catches them.
+    # The pitfalls SSRF-04 names exist on this interpreter, and the deny-list catches them.
     mapped = ip_address("::ffff:127.0.0.1")
     assert not mapped.is_loopback
     assert denied_reason(mapped) is not None

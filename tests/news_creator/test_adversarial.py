@@ -1,4 +1,4 @@
-"""TESTS.md §5 LLM-02..LLM-06 against the adversarial fake LLM (a real HTTP server standing in
+"""docs/SECURITY.md LLM-02..06 against the adversarial fake LLM (a real HTTP server standing in
 for a hostile remote model), through news-creator with the `openai` and the `ollama` engines.
 Containment must hold even when the model obeys the attacker."""
 
