@@ -33,6 +33,7 @@ def _tables(url: str) -> set[str]:
         return {row[0] for row in rows}
 
 
+# REL-10: a second run changes nothing.
 @pytest.mark.parametrize("database", list(Database))
 def test_from_empty_then_again(create_database: Callable[[], str], database: Database) -> None:
     url = create_database()
@@ -64,6 +65,7 @@ def test_app_schema_has_the_data_model(database_urls: dict[Database, str]) -> No
     assert {"users", "sessions", "audit_log"} <= _tables(database_urls[Database.AUTH])
 
 
+# REL-10: concurrent runners apply each migration once.
 def test_concurrent_runners_apply_each_migration_once(create_database: Callable[[], str]) -> None:
     url = create_database()
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -73,6 +75,7 @@ def test_concurrent_runners_apply_each_migration_once(create_database: Callable[
     assert sum(1 for result in results if result) == 1
 
 
+# REL-10: a changed migration is refused by its checksum.
 def test_a_changed_migration_is_refused(create_database: Callable[[], str]) -> None:
     url = create_database()
     migrate(url, Database.AUTH)

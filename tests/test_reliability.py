@@ -1,4 +1,4 @@
-"""Platform reliability (TESTS.md §6): a database outage under a running service (REL-03) and
+"""Platform reliability (docs/SECURITY.md): a database outage under a running service (REL-03) and
 durable settings on the embedded database (REL-04)."""
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def _accepts(settings: Settings) -> bool:
         return False
 
 
+# REL-03: a database outage under a running service.
 def test_a_database_outage_is_survived(
     embedded: tuple[Settings, dict[Database, str]], tmp_path: Path
 ) -> None:
@@ -171,6 +172,7 @@ async def _job_runs_after_outage(settings: Settings) -> str:
         return await until(finished, 20, "the job after the outage to finish")
 
 
+# REL-04: acknowledged commits survive a crash.
 def test_the_embedded_database_keeps_every_commit(
     embedded: tuple[Settings, dict[Database, str]],
 ) -> None:
@@ -181,6 +183,7 @@ def test_the_embedded_database_keeps_every_commit(
             assert row == ("on",), name
 
 
+# REL-04: nothing turns durable commits off.
 def test_no_code_turns_durability_off() -> None:
     source = Path(__file__).parents[1] / "src"
     for path in source.rglob("*"):

@@ -34,6 +34,7 @@ def edge(path: str, user_id: uuid.UUID) -> str:
     return "/api/auth/" + path.removeprefix("/v1/auth/").removeprefix("/v1/")
 
 
+# AUTH-10: normal users get 403 on admin routes.
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
 async def test_normal_users_get_403_on_every_admin_route(
     stack: Stack, method: str, path: str
@@ -66,6 +67,7 @@ async def test_normal_users_get_403_on_every_admin_route(
     assert anonymous.status_code in (401, 403)
 
 
+# AUTH-10: the last admin stays.
 async def test_the_last_admin_cannot_be_removed(stack: Stack, admin: Browser) -> None:
     me = stack.sql("SELECT id FROM users WHERE email = %s", (ADMIN_EMAIL,))[0]["id"]
     for method, body in (
@@ -156,6 +158,7 @@ async def test_admin_creates_disables_and_deletes_users(stack: Stack, admin: Bro
     assert stack.audit("user.deleted")[-1]["user_id"] == uuid.UUID(user_id)
 
 
+# AUTH-10: registration opens only when an admin opens it.
 async def test_registration_can_be_switched_on_and_off(stack: Stack, admin: Browser) -> None:
     assert (await admin.call("GET", "/api/auth/settings")).json() == {"registration_open": False}
     visitor = stack.browser()

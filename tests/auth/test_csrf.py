@@ -73,6 +73,7 @@ BODY = {
 }
 
 
+# AUTH-05: every state-changing route needs this session's token.
 @pytest.mark.parametrize(("method", "path"), state_changing())
 async def test_state_changing_routes_need_this_sessions_csrf_token(
     stack: Stack, two_users: tuple[Browser, Browser, str, str], method: str, path: str
@@ -135,6 +136,7 @@ async def test_login_and_register_need_the_pre_session_token(stack: Stack) -> No
     assert stack.audit("csrf.rejected")
 
 
+# AUTH-06: cross-site origins are refused.
 @pytest.mark.parametrize(
     "headers",
     [

@@ -71,6 +71,7 @@ def test_the_edge_uses_nothing_of_auth_service() -> None:
     assert {m for m in modules if m.split(".")[:2] == ["alt", "auth"]} == set()
 
 
+# INC-05: next= outside the origin goes to /.
 @pytest.mark.parametrize("value", BAD_NEXT)
 def test_safe_next_refuses_every_other_place(value: str) -> None:
     assert safe_next(value) == "/"
@@ -189,6 +190,7 @@ async def test_nothing_internal_on_the_public_side(stack: Stack, path: str) -> N
     assert response.json()["code"] == "not_found"
 
 
+# AUTH-11: errors carry no internals.
 async def test_errors_reveal_nothing_internal(stack: Stack) -> None:
     browser = stack.browser()
     token = await browser.fetch_csrf()
@@ -213,6 +215,7 @@ async def test_errors_reveal_nothing_internal(stack: Stack) -> None:
             assert leak not in answer.text, (leak, answer.text)
 
 
+# AUTH-11: an outage behind the edge reveals nothing.
 async def test_an_auth_service_outage_reveals_nothing(stack: Stack) -> None:
     from tests.helpers import free_port, with_overrides
 
@@ -284,6 +287,7 @@ async def test_auth_service_blocks_probes_itself(stack: Stack) -> None:
     assert blocked[-1]["ip"].exploded == "198.51.100.4"
 
 
+# PAR-12: a CSP on every kind of answer.
 async def test_security_headers_on_every_kind_of_answer(stack: Stack) -> None:
     browser = stack.browser()
     answers = [

@@ -49,6 +49,7 @@ async def attempt(browser: Browser, email: str) -> tuple[httpx.Response, float, 
     return response, time.perf_counter() - started, VERIFICATIONS._value.get() - before
 
 
+# AUTH-02: unknown account and wrong password look the same.
 async def test_unknown_account_and_wrong_password_look_the_same(stack: Stack) -> None:
     stack.make_user("known@example.org")
     browser = stack.browser()
@@ -67,6 +68,7 @@ async def test_unknown_account_and_wrong_password_look_the_same(stack: Stack) ->
     assert abs(known_median - unknown_median) / known_median < 0.10, (known_median, unknown_median)
 
 
+# AUTH-02: taken and free addresses look the same.
 async def test_registration_answers_the_same_for_taken_and_free_addresses(stack: Stack) -> None:
     stack.make_user("taken@example.org")
     browser = stack.browser()

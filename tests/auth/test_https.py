@@ -130,6 +130,7 @@ def attributes(set_cookie: str) -> tuple[str, dict[str, str]]:
     return name_value.split("=", 1)[0], attrs
 
 
+# AUTH-04: __Host- cookies, Secure, HttpOnly, SameSite=Lax.
 async def test_cookies_are_host_prefixed_and_secure(tls_edge: httpx.AsyncClient) -> None:
     tls_edge.cookies.clear()  # a new browser: the presession cookie is set afresh
     csrf = await tls_edge.post("/api/auth/csrf")
@@ -151,6 +152,7 @@ async def test_cookies_are_host_prefixed_and_secure(tls_edge: httpx.AsyncClient)
     assert profile.status_code == 200
 
 
+# INC-04: forwarding headers count only from a configured proxy.
 async def test_a_configured_proxy_names_the_client(
     stack: Stack, tls_edge: httpx.AsyncClient
 ) -> None:

@@ -21,6 +21,7 @@ def verifications() -> float:
     return float(VERIFICATIONS._value.get())
 
 
+# AUTH-01: limits per account and per address.
 async def test_account_lockout_and_the_address_limit(stack: Stack) -> None:
     stack.make_user("alice@example.org")
     stack.make_user("bob@example.org")
@@ -45,6 +46,7 @@ async def test_account_lockout_and_the_address_limit(stack: Stack) -> None:
     assert counters[("login_ip", "127.0.0.1")] == 0
 
 
+# AUTH-01: the address limit holds across accounts.
 async def test_the_address_limit_holds_across_accounts(stack: Stack) -> None:
     stack.make_user("carol@example.org")
     browser = stack.browser()
@@ -67,6 +69,7 @@ async def test_the_address_limit_holds_across_accounts(stack: Stack) -> None:
     assert spoofed.status_code == 429
 
 
+# AUTH-01: a brute-force run is held by the limits.
 async def test_brute_force_run_is_held_by_the_limits(stack: Stack) -> None:
     """200 concurrent guesses at one account: exactly 5 reach the password check, every other
     one is refused with 429, and the right password is refused too afterwards."""

@@ -33,6 +33,7 @@ def parameters(password_hash: str) -> tuple[int, int, int]:
     return m, t, p
 
 
+# AUTH-07: Argon2id at OWASP parameters.
 async def test_hashes_are_argon2id_at_least_owasp_strength(stack: Stack) -> None:
     browser = stack.browser()
     assert (await browser.register("hash@example.org")).status_code == 202
@@ -42,6 +43,7 @@ async def test_hashes_are_argon2id_at_least_owasp_strength(stack: Stack) -> None
     assert m * t >= OWASP_MIN_M * OWASP_MIN_T
 
 
+# AUTH-07: rehashed on login.
 async def test_a_weaker_hash_is_replaced_at_the_next_login(stack: Stack) -> None:
     stack.make_user("old@example.org")
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
@@ -54,6 +56,7 @@ async def test_a_weaker_hash_is_replaced_at_the_next_login(stack: Stack) -> None
     assert stored_hash(stack, "old@example.org") == rehashed, "rehashed once"
 
 
+# AUTH-07: huge passwords refused before hashing.
 async def test_huge_passwords_are_refused_quickly_without_hashing(stack: Stack) -> None:
     browser = stack.browser()
     token = await browser.fetch_csrf()

@@ -12,6 +12,7 @@ from tests.auth.conftest import PASSWORD, Stack
 DAY = 86_400
 
 
+# AUTH-04: idle and absolute expiry, enforced by the server.
 async def test_idle_and_absolute_expiry_are_enforced_by_the_server(stack: Stack) -> None:
     user = stack.make_user("idle@example.org")
     browser = stack.browser()

@@ -80,6 +80,7 @@ def alt_cli(stack: Stack, *args: str, password: str = PASSWORD) -> subprocess.Co
     )
 
 
+# AUTH-10: registration is closed on a fresh install.
 async def test_registration_is_closed_on_a_fresh_install(stack: Stack) -> None:
     visitor = stack.browser()
     assert (await visitor.http.get("/api/auth/settings")).json() == {"registration_open": False}
@@ -89,6 +90,7 @@ async def test_registration_is_closed_on_a_fresh_install(stack: Stack) -> None:
     assert roles(stack) == []
 
 
+# AUTH-10: the first visitor does not become admin.
 async def test_nobody_becomes_admin_by_registering_first(stack: Stack) -> None:
     stack.make_user("boss@example.org", admin=True)
     admin = stack.browser()
@@ -104,6 +106,7 @@ async def test_nobody_becomes_admin_by_registering_first(stack: Stack) -> None:
     assert (await first.call("GET", "/api/auth/user")).status_code == 403
 
 
+# AUTH-10: the first admin can come from the command line.
 def test_cli_creates_an_admin_only_when_asked(stack: Stack) -> None:
     plain = alt_cli(stack, "user", "create", "first@example.org")
     assert plain.returncode == 0, plain.stderr
@@ -118,6 +121,7 @@ def test_cli_creates_an_admin_only_when_asked(stack: Stack) -> None:
     assert new_link(stack) is None, "no setup link once there is an admin"
 
 
+# AUTH-10: or from the one-time setup link.
 async def test_the_setup_link_creates_the_first_admin_and_logs_them_in(stack: Stack) -> None:
     link = new_link(stack)
     assert link is not None
@@ -132,6 +136,7 @@ async def test_the_setup_link_creates_the_first_admin_and_logs_them_in(stack: St
     assert stack.audit("setup.admin_created")[-1]["ip"].exploded == "127.0.0.1"
 
 
+# AUTH-08: a setup link is void once an admin exists.
 async def test_a_setup_link_is_refused_once_an_admin_exists(stack: Stack) -> None:
     link = new_link(stack)
     assert link is not None
@@ -145,6 +150,7 @@ async def test_a_setup_link_is_refused_once_an_admin_exists(stack: Stack) -> Non
     assert browser.cookie() is None
 
 
+# AUTH-08: a setup link works once.
 async def test_a_setup_link_works_once(stack: Stack) -> None:
     link = new_link(stack)
     assert link is not None
@@ -160,6 +166,7 @@ async def test_a_setup_link_works_once(stack: Stack) -> None:
     assert stack.audit("setup.refused")[-1]["details"]["reason"] == "setup_link_invalid"
 
 
+# AUTH-08: an expired setup link is refused.
 async def test_an_expired_setup_link_is_refused(stack: Stack) -> None:
     link = new_link(stack)
     assert link is not None
@@ -209,6 +216,7 @@ async def test_a_setup_link_survives_mistakes_and_needs_the_forms_csrf_token(sta
     assert roles(stack) == [("a@example.org", "admin")]
 
 
+# AUTH-08: single use holds under concurrency.
 async def test_two_concurrent_uses_of_a_setup_link_make_one_admin(stack: Stack) -> None:
     link = new_link(stack)
     assert link is not None

@@ -25,6 +25,7 @@ SOURCES = sorted(
 SECRET_NAMES = ("token", "csrf", "secret", "recovery")
 
 
+# INC-07: tokens from secrets, at least 128 bits.
 def test_ten_thousand_tokens_are_distinct_and_long() -> None:
     session_tokens = {tokens.new_token() for _ in range(10_000)}
     assert len(session_tokens) == 10_000
@@ -60,6 +61,7 @@ def _trees() -> list[tuple[Path, ast.AST]]:
     return [(path, ast.parse(path.read_text())) for path in SOURCES]
 
 
+# INC-07: no weak randomness in token code.
 def test_no_weak_randomness_in_token_code() -> None:
     for path, tree in _trees():
         for node in ast.walk(tree):
@@ -80,6 +82,7 @@ def _names(node: ast.AST) -> list[str]:
     ]
 
 
+# AUTH-08: secrets are compared in constant time.
 def test_secrets_are_never_compared_with_equals() -> None:
     """Every comparison that involves a token, CSRF value, secret or recovery code goes through
     hmac.compare_digest (tokens.same_secret) instead of == / !=."""
@@ -112,6 +115,7 @@ def test_no_password_reset_or_invite_tokens_exist() -> None:
     assert not [p for p in paths if "reset" in p or "invite" in p or "forgot" in p]
 
 
+# AUTH-08: one-time codes are stored hashed.
 def test_recovery_codes_are_stored_hashed_per_user() -> None:
     code = totp.new_recovery_code()
     a, b = uuid.uuid4(), uuid.uuid4()

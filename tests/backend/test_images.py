@@ -209,6 +209,7 @@ async def test_the_route_needs_a_service_of_the_deployment(stack: BackendStack) 
     assert response.status_code == 401
 
 
+# INC-01, INC-03: bad signatures refused; the error echoes nothing.
 async def test_inc01_tampered_or_unsigned_urls_are_403_and_reflect_nothing(
     stack: BackendStack, image_origin: ImageOrigin
 ) -> None:
@@ -235,6 +236,7 @@ async def test_inc01_tampered_or_unsigned_urls_are_403_and_reflect_nothing(
     assert len(image_origin.requests) == before  # nothing was fetched
 
 
+# INC-02: an SVG is never served as a document.
 async def test_inc02_svg_is_never_served_as_a_document(
     stack: BackendStack, image_origin: ImageOrigin
 ) -> None:
@@ -245,6 +247,7 @@ async def test_inc02_svg_is_never_served_as_a_document(
         assert b"<script" not in response.content
 
 
+# INC-02: only raster types, checked by their bytes.
 async def test_only_raster_images_are_relayed(
     stack: BackendStack, image_origin: ImageOrigin
 ) -> None:
@@ -269,6 +272,7 @@ async def test_size_and_time_caps_and_missing_images(
         assert str(image_origin.port) not in response.text
 
 
+# INC-03: signed internal URLs go through the egress guard.
 async def test_inc03_signed_internal_urls_are_blocked_and_the_canary_sees_nothing(
     stack: BackendStack, image_origin: ImageOrigin, canary_listener: Listener
 ) -> None:
@@ -290,6 +294,7 @@ async def test_inc03_signed_internal_urls_are_blocked_and_the_canary_sees_nothin
     assert canary_listener.requests == []
 
 
+# INC-03: a 256-bit key per install.
 def test_inc03_the_key_is_per_install_256_bits_and_private(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -100,6 +100,7 @@ async def notifications(stack: BackendStack) -> AsyncIterator[list[str]]:
             got.append(notify.channel)
 
 
+# PAR-15: nested folders become flat categories.
 async def test_import_folds_nested_folders_into_categories(stack: BackendStack) -> None:
     browser, user_id = await stack.user("nested@example.org")
     tech = await browser.call("POST", "/api/v1/categories", {"name": "Tech"})
@@ -257,6 +258,7 @@ async def test_a_thousand_outlines_import_quickly(stack: BackendStack) -> None:
     assert len(subscriptions_of(stack, second_id)) == 1000
 
 
+# SSRF-11, PAR-15: refused entries are listed in the report; 200 levels flattened.
 async def test_the_hostile_corpus_file(stack: BackendStack) -> None:
     browser, user_id = await stack.user("hostile@example.org")
     data = (CORPUS / "opml-malicious.opml").read_bytes()

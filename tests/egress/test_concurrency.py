@@ -22,6 +22,7 @@ async def _timed(coro: asyncio.Future[FetchResult] | object) -> tuple[float, obj
     return time.monotonic() - started, outcome
 
 
+# PAR-03: a stalling host holds only its own slots; other hosts go on.
 async def test_s19_stalled_host_does_not_stall_the_others(
     make_client: MakeClient, origin: Origin, ca: CertAuthority
 ) -> None:
@@ -100,6 +101,7 @@ async def test_per_host_limit_is_per_name(
     assert origin.max_active_total == 2
 
 
+# PAR-03: a fetch that ends early frees its slot.
 @pytest.mark.parametrize("cancel_after", [0.05, 0.3])
 async def test_cancelled_fetches_release_their_slots(
     cancel_after: float, make_client: MakeClient, origin: Origin, ca: CertAuthority

@@ -13,6 +13,7 @@ from tests.egress.conftest import PUBLIC, MakeClient, fast_limits
 from tests.egress.support import Canary, CertAuthority, Internet, Origin, StubDNS
 
 
+# SSRF-02: a name that resolves differently at connect time is checked again.
 async def test_dns_rebinding_has_no_window(
     make_client: MakeClient, dns: StubDNS, internet: Internet, origin: Origin, canary: Canary
 ) -> None:
@@ -38,7 +39,7 @@ async def test_dns_rebinding_has_no_window(
 async def test_rebinding_on_the_real_network(
     make_client: MakeClient, dns: StubDNS, origin: Origin, canary: Canary, ca: CertAuthority
 ) -> None:
-    """The same on real sockets: the allowlisted origin first, then the name rebinds to the
+    """SSRF-02: The same on real sockets: the allowlisted origin first, then the name rebinds to the
     loopback canary's address, which is not allowlisted."""
     dns.add("rebind.example", "127.0.0.2", "127.0.0.1")
     limits = fast_limits(
@@ -57,6 +58,7 @@ async def test_rebinding_on_the_real_network(
     assert canary.hits == []
 
 
+# SSRF-02: every address a name resolves to is checked, not only the first.
 @pytest.mark.parametrize(
     "answers",
     [
@@ -159,7 +161,7 @@ async def test_redirect_to_private_at_every_hop(
     origin: Origin,
     canary: Canary,
 ) -> None:
-    """A chain across public hosts hop<n>.example ends in a private destination after `hop`
+    """SSRF-02: A chain across public hosts hop<n>.example ends in a private destination after `hop`
     redirects (the limit is 5): refused at that hop, nothing reaches the canary."""
     dns.add("internal.corp.test", "10.0.0.8")
     start = f"http://feed.example:8080/chain?n={hop - 1}&final={quote(final, safe='')}"

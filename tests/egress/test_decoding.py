@@ -84,6 +84,7 @@ def test_empty_body_with_an_encoding() -> None:
         assert run(Chain([coding]), b"", 1) == (b"", 0)
 
 
+# PAR-02: a bomb is inflated only as far as the reader asks.
 def test_bomb_is_decoded_only_as_far_as_the_consumer_reads() -> None:
     bomb = (Path(__file__).parent / "corpus" / "gzip-bomb-2layer-1GiB.gz").read_bytes()
     produced = 0
@@ -94,6 +95,7 @@ def test_bomb_is_decoded_only_as_far_as_the_consumer_reads() -> None:
     assert produced == 3 * PIECE
 
 
+# PAR-02: at most 2 encodings, known ones only.
 def test_codings_header() -> None:
     assert codings(["gzip"], 2) == ["gzip"]
     assert codings(["identity, GZip", " br "], 2) == ["gzip", "br"]

@@ -1,5 +1,5 @@
-"""The synchronous checks: `check_url` (TESTS.md §2.2 c, SSRF-07), the deny-list (SSRF-04) and
-the limits (§0 defaults, environment parsing)."""
+"""The synchronous checks: `check_url` (docs/SECURITY.md SSRF-07), the deny-list (SSRF-04) and
+the limits (the security plan's defaults, environment parsing)."""
 
 from __future__ import annotations
 
@@ -58,18 +58,21 @@ def test_python_is_the_pinned_version() -> None:
     assert sys.version_info[:2] == (3, 11)
 
 
+# SSRF-04: every internal range, in every IPv6 form, is denied.
 @pytest.mark.parametrize("address", DENIED)
 def test_deny_list_denies(address: str) -> None:
     assert denied_reason(ip_address(address)) is not None
 
 
+# SSRF-04: public addresses next to the ranges pass.
 @pytest.mark.parametrize("address", ALLOWED)
 def test_deny_list_allows_public_addresses(address: str) -> None:
     assert denied_reason(ip_address(address)) is None
 
 
+# SSRF-04: the deny-list catches what the ipaddress flags miss.
 def test_deny_list_does_not_trust_the_ipaddress_flags() -> None:
-    # The pitfalls of TESTS.md §2.2 exist on this interpreter, and the deny-list catches them.
+    # The pitfalls SSRF-04 names exist on this interpreter, and the deny-list catches them.
     mapped = ip_address("::ffff:127.0.0.1")
     assert not mapped.is_loopback
     assert denied_reason(mapped) is not None
@@ -80,6 +83,7 @@ def test_deny_list_does_not_trust_the_ipaddress_flags() -> None:
     assert denied_reason(ip_address("224.0.0.1"))
 
 
+# SSRF-04: IPv6 forms are judged by their embedded IPv4.
 def test_embedded_ipv4_is_named() -> None:
     why = denied_reason(ip_address("64:ff9b::a9fe:a9fe"))
     assert why is not None
@@ -120,6 +124,7 @@ def test_accepted_urls_are_normalised(url: str, expected: str) -> None:
     assert check_url(url, limits=FetchLimits()).url == expected
 
 
+# SSRF-07: user info, control characters, long URLs and odd ports refused with a reason.
 @pytest.mark.parametrize(
     ("url", "reason", "words"),
     [

@@ -80,6 +80,7 @@ async def test_every_request_goes_through_the_proxy(
         assert not request.has_header("authorization")
 
 
+# SSRF-05: proxy down: a retriable failure, nothing sent directly.
 async def test_proxy_down_fails_fast_and_never_goes_direct(
     make_client: MakeClient, origin: Origin, tls_origin: Origin, ca: CertAuthority
 ) -> None:
@@ -108,6 +109,7 @@ async def test_proxy_down_fails_fast_and_never_goes_direct(
     assert PASSWORD not in repr(logged)
 
 
+# REL-06, SSRF-05: an outage of the proxy: retriable failures, nothing direct.
 async def test_rel06_proxy_outage_and_return(
     make_client: MakeClient, tinyproxy: Tinyproxy, origin: Origin, ca: CertAuthority
 ) -> None:
@@ -133,7 +135,7 @@ async def test_s18_proxy_credentials_never_reach_origins(
     tls_origin: Origin,
     ca: CertAuthority,
 ) -> None:
-    """An HTTPS origin redirects to another HTTPS origin: neither sees Proxy-Authorization;
+    """SSRF-10: An HTTPS origin redirects to another HTTPS origin: neither sees Proxy-Authorization;
     the proxy did get the credentials (it requires them)."""
     other = await Origin(ca.server_context(["localhost", "127.0.0.1"])).start()
     try:
@@ -175,6 +177,7 @@ async def test_proxy_requires_the_credentials_we_send(
     assert origin.connections == 0
 
 
+# SSRF-06: HTTP_PROXY, NO_PROXY and .netrc in the environment are ignored.
 async def test_s20_environment_proxies_and_netrc_are_ignored(
     make_client: MakeClient,
     tinyproxy: Tinyproxy,
@@ -220,6 +223,7 @@ async def test_s20_environment_proxies_and_netrc_are_ignored(
     assert canary.hits == []  # the environment's proxy (and the test internet's default)
 
 
+# SSRF-08: the client's own policy still applies behind a proxy.
 async def test_ssrf08_policy_still_applies_with_a_proxy(
     make_client: MakeClient,
     tinyproxy: Tinyproxy,
@@ -280,6 +284,7 @@ async def test_the_tunnel_asks_the_proxy_for_addresses_only(tinyproxy: Tinyproxy
     assert tinyproxy.requests() == []
 
 
+# SSRF-08: the proxy is asked for the checked address, never a name.
 async def test_the_proxy_is_asked_for_the_checked_address(
     make_client: MakeClient,
     tinyproxy: Tinyproxy,
@@ -309,6 +314,7 @@ async def test_the_proxy_is_asked_for_the_checked_address(
     assert tls_origin.sni == ["feed.example"]
 
 
+# SSRF-08: internal destinations are refused before the proxy is asked.
 async def test_internal_destinations_are_refused_before_the_proxy_is_asked(
     make_client: MakeClient,
     tinyproxy: Tinyproxy,

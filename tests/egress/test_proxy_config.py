@@ -180,6 +180,7 @@ async def ask(proxy: Tinyproxy, request_line: str) -> bytes:
         writer.close()
 
 
+# SSRF-08: the shipped proxy config refuses internal destinations itself.
 async def test_the_shipped_tinyproxy_refuses_internal_destinations(
     proxy: Tinyproxy, loopback: Canary
 ) -> None:

@@ -32,6 +32,7 @@ BASE = "http://feed.example:8080"
 # --- redirects -----------------------------------------------------------------------------------
 
 
+# SSRF-03: after 5 redirects the next hop is never requested.
 async def test_r1_redirect_limit(make_client: MakeClient, origin: Origin) -> None:
     client = make_client()
     limit = client.limits.max_redirects
@@ -43,6 +44,7 @@ async def test_r1_redirect_limit(make_client: MakeClient, origin: Origin) -> Non
     assert origin.paths() == [f"/r/{n}" for n in range(1, limit + 2)]
 
 
+# SSRF-03: a redirect loop ends at the redirect limit.
 async def test_r2_redirect_loop(make_client: MakeClient, origin: Origin) -> None:
     client = make_client()
     with pytest.raises(FetchError) as caught:
@@ -71,6 +73,7 @@ async def test_r6_permanent_redirect_to_blocked_address_never_becomes_a_result(
     assert canary.hits == []
 
 
+# SSRF-02: no cookies or credentials follow a redirect.
 async def test_r7_no_cookies_no_credentials_carried(
     make_client: MakeClient, origin: Origin, tls_origin: Origin
 ) -> None:
@@ -89,6 +92,7 @@ async def test_r7_no_cookies_no_credentials_carried(
     assert not any(r.has_header("cookie") for r in origin.requests + tls_origin.requests)
 
 
+# SSRF-03: huge, CRLF-bearing or doubled Location headers are refused.
 @pytest.mark.parametrize("path", ["/long-location", "/crlf-location", "/two-locations"])
 async def test_r8_bad_location(path: str, make_client: MakeClient, origin: Origin) -> None:
     with pytest.raises(FetchError) as caught:
@@ -106,6 +110,7 @@ async def test_redirect_without_location(make_client: MakeClient) -> None:
     assert caught.value.status == 302
 
 
+# SSRF-02: a redirect to another scheme is refused.
 async def test_r4_non_http_redirects(make_client: MakeClient, origin: Origin) -> None:
     for location in ("file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO", "javascript:alert(1)"):
         origin.reset()
@@ -126,6 +131,7 @@ async def test_idn_location_header(make_client: MakeClient, tls_origin: Origin) 
 # --- timeouts ------------------------------------------------------------------------------------
 
 
+# PAR-03: a silent peer ends at the read timeout.
 async def test_s1_read_timeout_when_nothing_is_sent(make_client: MakeClient) -> None:
     client = make_client()
     started = time.monotonic()
@@ -138,6 +144,7 @@ async def test_s1_read_timeout_when_nothing_is_sent(make_client: MakeClient) -> 
     assert client.limits.read_timeout_s <= elapsed < client.limits.read_timeout_s + 1
 
 
+# PAR-03: a body that stalls ends at the read timeout.
 async def test_s2_read_timeout_in_the_body(make_client: MakeClient) -> None:
     client = make_client()
     started = time.monotonic()
@@ -147,6 +154,7 @@ async def test_s2_read_timeout_in_the_body(make_client: MakeClient) -> None:
     assert time.monotonic() - started < client.limits.read_timeout_s + 1
 
 
+# PAR-03: a TLS handshake tarpit ends at the connect timeout.
 async def test_s3_tls_handshake_tarpit(
     make_client: MakeClient, internet: Internet, ca: CertAuthority
 ) -> None:
@@ -167,7 +175,7 @@ async def test_s3_tls_handshake_tarpit(
 
 
 async def test_total_deadline(make_client: MakeClient, ca: CertAuthority) -> None:
-    """A body that trickles a byte every 0.2 s never trips the idle timeout; the deadline
+    """PAR-03: A body that trickles a byte every 0.2 s never trips the idle timeout; the deadline
     of the kind ends it."""
     client = make_client(fast_limits(ca.ca_file, deadline_icon_s=1.5))
     started = time.monotonic()
@@ -179,6 +187,7 @@ async def test_total_deadline(make_client: MakeClient, ca: CertAuthority) -> Non
     assert 1.5 <= elapsed < 2.5
 
 
+# PAR-03: a peer that does not speak HTTP is a clean failure.
 async def test_s15_non_http_banner(make_client: MakeClient, internet: Internet) -> None:
     banner = await RawServer("banner").start()
     try:
@@ -198,6 +207,7 @@ async def test_s15_non_http_banner(make_client: MakeClient, internet: Internet) 
 # --- sizes and compression -----------------------------------------------------------------------
 
 
+# PAR-02: an endless body is cut at the size cap.
 async def test_s4_endless_body_is_cut_at_the_cap(make_client: MakeClient) -> None:
     client = make_client()
     with pytest.raises(FetchError) as caught:
@@ -206,6 +216,7 @@ async def test_s4_endless_body_is_cut_at_the_cap(make_client: MakeClient) -> Non
     assert str(client.limits.max_bytes("page")) in caught.value.message
 
 
+# PAR-02: a lying Content-Length is not trusted.
 async def test_s5_content_length_is_not_trusted(make_client: MakeClient, origin: Origin) -> None:
     """Content-Length 100 then 50 MB: exactly the announced 100 bytes are the body; the rest is
     never read as body, and the connection is not reused for the next fetch."""
@@ -216,6 +227,7 @@ async def test_s5_content_length_is_not_trusted(make_client: MakeClient, origin:
     assert again.body == FEED
 
 
+# PAR-02: a body announced over the cap is refused.
 async def test_s6_announced_size_over_the_cap(make_client: MakeClient) -> None:
     with pytest.raises(FetchError) as caught:
         await make_client().fetch(f"{BASE}/cl-huge", kind="feed")
@@ -231,6 +243,7 @@ async def test_body_exactly_at_the_cap(make_client: MakeClient, ca: CertAuthorit
     assert caught.value.reason == "too_large"
 
 
+# PAR-02: gzip bombs stop at the decoded-size cap.
 @pytest.mark.parametrize(
     ("path", "kind", "peak_limit"),
     [
@@ -259,6 +272,7 @@ async def test_gzip_bombs_stop_at_the_decoded_cap_with_bounded_memory(
     assert peak < peak_limit, peak
 
 
+# PAR-02: more than 2 content encodings are refused.
 async def test_s8_long_coding_chain_rejected(make_client: MakeClient) -> None:
     with pytest.raises(FetchError) as caught:
         await make_client().fetch(f"{BASE}/gzip10", kind="feed")
@@ -266,6 +280,7 @@ async def test_s8_long_coding_chain_rejected(make_client: MakeClient) -> None:
     assert "10 times" in caught.value.message
 
 
+# PAR-04: a redirect's body (a bomb here) is never decoded.
 async def test_s17_redirect_body_is_never_decoded(make_client: MakeClient, origin: Origin) -> None:
     tracemalloc.start()
     try:
@@ -420,6 +435,7 @@ def test_parse_retry_after() -> None:
 # --- TLS -----------------------------------------------------------------------------------------
 
 
+# SSRF-07: self-signed, expired and wrong-name certificates are refused.
 @pytest.mark.parametrize("variant", ["self_signed", "expired", "wrong_name"])
 async def test_s16_bad_certificates_are_refused(
     variant: str, make_client: MakeClient, internet: Internet, ca: CertAuthority

@@ -86,7 +86,7 @@ async def test_blocked_directly(
     internet: Internet,
     canary: Canary,
 ) -> None:
-    """Every entry point fetches through the same client: subscribe/refresh/OPML/discovery
+    """SSRF-01: Every entry point fetches through the same client: subscribe/refresh/OPML/discovery
     ("feed"), full text ("page"), favicons ("icon"), the image proxy ("image", INC-03)."""
     if case.dns_answer:
         dns.add(host_of(case.url), case.dns_answer)
@@ -99,6 +99,7 @@ async def test_blocked_directly(
     assert canary.hits == []
 
 
+# SSRF-01: names that resolve to internal addresses are refused when connecting.
 @pytest.mark.parametrize("case", [c for c in CASES if c.verdict == "BLOCK-DNS"], ids=lambda c: c.id)
 async def test_dns_cases_are_blocked_when_connecting(
     case: Case, make_client: MakeClient, dns: StubDNS, internet: Internet, canary: Canary
@@ -130,7 +131,7 @@ async def test_blocked_as_redirect_target(
     canary: Canary,
     origin: Origin,
 ) -> None:
-    """R3/R4/R5: an allowed public host answers 302 with the case's URL as Location."""
+    """SSRF-02: R3/R4/R5: an allowed public host answers 302 with the case's URL as Location."""
     if case.dns_answer:
         dns.add(host_of(case.url), case.dns_answer)
     client = make_client()
@@ -148,7 +149,7 @@ async def test_blocked_as_redirect_target(
 async def test_allowed_urls_are_fetched(
     case: Case, make_client: MakeClient, internet: Internet, origin: Origin, tls_origin: Origin
 ) -> None:
-    """No over-blocking: each ALLOW line is fetched, from the address it resolves to."""
+    """SSRF-01: No over-blocking: each ALLOW line is fetched, from the address it resolves to."""
     result = await make_client().fetch(case.url, kind="feed")
     assert result.status == 200
     assert b"<rss" in result.body
@@ -203,6 +204,7 @@ def test_loopback_spellings_found() -> None:
     assert len(LOOPBACK) == 23  # every IPv4 spelling, the ::1 forms and the mapped forms
 
 
+# SSRF-01: every spelling of loopback is refused and the canary sees nothing.
 @pytest.mark.parametrize("case", LOOPBACK, ids=lambda c: c.id)
 async def test_loopback_spellings_never_reach_the_canary(
     case: Case, make_client: MakeClient, canary: Canary
@@ -214,6 +216,7 @@ async def test_loopback_spellings_never_reach_the_canary(
     assert canary.hits == []
 
 
+# SSRF-01: names resolving to loopback never reach the canary.
 @pytest.mark.parametrize("case", [c for c in CASES if c.verdict == "BLOCK-DNS"], ids=lambda c: c.id)
 @pytest.mark.parametrize("answer", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
 async def test_names_rebound_to_loopback_never_reach_the_canary(
@@ -257,6 +260,7 @@ async def test_control_internet_routes_an_allowlisted_private_address_to_the_can
     assert len(canary.hits) == 1
 
 
+# SSRF-02: scheme-relative and IPv4-mapped Location headers are checked again.
 async def test_r5_scheme_relative_and_mapped_locations(
     make_client: MakeClient, internet: Internet, origin: Origin, canary: Canary
 ) -> None:
@@ -274,7 +278,7 @@ async def test_r5_scheme_relative_and_mapped_locations(
 
 
 async def test_ssrf09_no_port_scan_oracle(make_client: MakeClient, canary: Canary) -> None:
-    """Internal ports open or closed: the same refusal, before any connection is made."""
+    """SSRF-09: Internal ports open or closed: the same refusal, before any connection is made."""
     client = make_client(allowed_ports=(22, 23, 80))
     errors = []
     for port in (22, 23, 80):

@@ -88,6 +88,7 @@ def _assert_only_the_bad_characters_went(feed: ParsedFeed, field: str) -> None:
     assert any("surrogates" in warning for warning in feed.warnings), feed.warnings
 
 
+# PAR-07: a surrogate in RSS costs only itself.
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("spelling", XML_SPELLINGS)
 def test_rss_keeps_every_good_item_next_to_a_surrogate(spelling: str, field: str) -> None:
@@ -95,6 +96,7 @@ def test_rss_keeps_every_good_item_next_to_a_surrogate(spelling: str, field: str
     _assert_only_the_bad_characters_went(feed, field)
 
 
+# PAR-07: a surrogate in Atom costs only itself.
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("spelling", XML_SPELLINGS)
 def test_atom_keeps_every_good_item_next_to_a_surrogate(spelling: str, field: str) -> None:
@@ -102,6 +104,7 @@ def test_atom_keeps_every_good_item_next_to_a_surrogate(spelling: str, field: st
     _assert_only_the_bad_characters_went(feed, field)
 
 
+# PAR-07: a lone surrogate in JSON costs only itself.
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("surrogate", [chr(0xD800), chr(0xDFFF)])
 def test_json_feed_keeps_every_good_item_next_to_a_lone_surrogate(

@@ -42,6 +42,7 @@ def text_fields(entry: ParsedEntry) -> list[str]:
 # --- entity expansion, external entities ------------------------------------------------------
 
 
+# PAR-01: entity expansion is refused.
 def test_billion_laughs_is_refused_with_a_clear_message() -> None:
     with pytest.raises(FeedParseError, match="XML entity declarations are not allowed") as info:
         parse(corpus("billion-laughs.xml"))
@@ -49,6 +50,7 @@ def test_billion_laughs_is_refused_with_a_clear_message() -> None:
     assert "lollol" not in str(info.value)
 
 
+# PAR-01: the lenient path expands nothing either.
 def test_billion_laughs_lenient_path_never_expands() -> None:
     # The lenient mode (used for OPML) ignores the declarations: the reference stays literal.
     text, _, _ = decode_document(corpus("billion-laughs.xml"))
@@ -60,11 +62,13 @@ def test_billion_laughs_lenient_path_never_expands() -> None:
     assert any("ignored the DOCTYPE" in w for w in warnings)
 
 
+# PAR-01: quadratic blowup is refused.
 def test_quadratic_blowup_is_refused() -> None:
     with pytest.raises(FeedParseError, match="oversized entity &q;"):
         parse(corpus("quadratic-blowup.xml"))
 
 
+# PAR-01: external file entities are refused and never read.
 def test_xxe_file_is_refused_and_never_read() -> None:
     with pytest.raises(FeedParseError, match="external entity") as info:
         parse(corpus("xxe-file.xml"))
@@ -120,6 +124,7 @@ def canary() -> Iterator[_Canary]:
     listener.close()
 
 
+# PAR-01: external entities and DTDs load nothing.
 def test_xxe_oob_makes_no_network_request(canary: _Canary) -> None:
     body = corpus("xxe-oob.xml").replace(
         b"http://canary.attack-corpus.invalid", canary.url.encode()
@@ -140,6 +145,7 @@ def test_xxe_oob_makes_no_network_request(canary: _Canary) -> None:
 # --- XSS --------------------------------------------------------------------------------------
 
 
+# PAR-08, PAR-09, PAR-10, PAR-14: markup, URLs, tab-nabbing and template syntax in RSS items.
 def test_xss_items_rss() -> None:
     feed = parse(corpus("xss-items.rss"))
     assert len(feed.entries) == 50
@@ -198,6 +204,7 @@ def test_xss_items_rss() -> None:
     assert items["xss-50"].content_html == ""
 
 
+# PAR-08, PAR-09: markup and URLs in Atom entries.
 def test_xss_items_atom() -> None:
     feed = parse(corpus("xss-items.atom"), url="https://feed.example/atom.xml")
     assert feed.title == "Atom vectors"  # type="html": the img is markup, dropped
@@ -231,6 +238,7 @@ def test_xss_items_atom() -> None:
     assert five.content_html == ""  # the iframe (and its srcdoc) is gone
 
 
+# PAR-08, PAR-09, PAR-14: markup, URLs and template syntax in a JSON feed.
 def test_json_feed_malicious() -> None:
     feed = parse(corpus("json-feed-malicious.json"), content_type="application/feed+json")
     assert feed.kind == "json"
@@ -267,6 +275,7 @@ def test_json_feed_malicious() -> None:
     assert six.title == "json-6 </script><script>alert('json-6')</script> end tag in title"
 
 
+# PAR-08: a hostile article page through the sanitiser.
 def test_article_page_through_the_sanitizer() -> None:
     page = corpus("article-page-malicious.html").decode()
     clean = sanitize_html(page, "https://news.example/reports/q3.html")
@@ -288,6 +297,7 @@ def test_article_page_through_the_sanitizer() -> None:
     assert "Operating costs were flat." in text
 
 
+# PAR-13: hidden text and TAG characters never reach model input.
 def test_prompt_injection_article_text_for_the_llm() -> None:
     text = strip_invisible(plain_text(corpus("prompt-injection-article.html").decode()))
     assert "tide pools" in text
@@ -312,6 +322,7 @@ def test_prompt_injection_items_are_separate_plain_entries() -> None:
 # --- size, encoding, controls ---------------------------------------------------------------
 
 
+# PAR-06: huge titles cut on a grapheme, huge links dropped, huge ids hashed.
 def test_huge_title() -> None:
     feed = parse(corpus("huge-title.atom"))
     entries = {e.entry_hash: e for e in feed.entries}
@@ -341,6 +352,7 @@ def test_huge_title() -> None:
     assert five.title == "control entry: normal"
 
 
+# PAR-05: a feed with 10,000 items keeps the newest 500.
 def test_many_items_keeps_the_500_newest() -> None:
     feed = parse(corpus("many-items.rss.gz"))
     assert len(feed.entries) == MAX_ENTRIES == 500
@@ -350,6 +362,7 @@ def test_many_items_keeps_the_500_newest() -> None:
     assert any("500 newest of 10000" in w for w in feed.warnings)
 
 
+# PAR-07: broken encodings become valid UTF-8 with a warning.
 def test_bad_encoding() -> None:
     feed = parse(corpus("bad-encoding.rss"))
     assert len(feed.entries) == 8
@@ -362,6 +375,7 @@ def test_bad_encoding() -> None:
     assert any("invalid UTF-8" in w for w in feed.warnings)
 
 
+# PAR-07: NUL and C0 controls never reach a stored field.
 def test_control_characters() -> None:
     feed = parse(corpus("control-chars.rss"))
     assert [e.guid for e in feed.entries] == [f"ctl-{i}" for i in range(1, 8)]
@@ -382,6 +396,7 @@ def test_control_characters() -> None:
     )
 
 
+# PAR-07: UTF-7 is never decoded.
 def test_utf7_is_not_decoded() -> None:
     feed = parse(corpus("encoding-utf7.rss"))
     assert len(feed.entries) == 1
@@ -391,6 +406,7 @@ def test_utf7_is_not_decoded() -> None:
     assert any("UTF-7" in w for w in feed.warnings)
 
 
+# PAR-13: bidi overrides and invisible characters are stripped; hosts in punycode.
 def test_unicode_spoofing() -> None:
     feed = parse(corpus("unicode-spoof.rss"))
     entries = by_guid(feed)
@@ -416,6 +432,7 @@ def test_unicode_spoofing() -> None:
     assert "👨\u200d👩\u200d👧\u200d👦" in entries["uni-9"].title
 
 
+# PAR-15: deeply nested HTML is flattened without a recursion error.
 def test_deep_nesting_html() -> None:
     feed = parse(corpus("deep-nesting-html.rss"))
     deep, control = feed.entries
@@ -426,6 +443,7 @@ def test_deep_nesting_html() -> None:
     assert plain_text(corpus("deep-nesting-html.rss").decode()) is not None
 
 
+# REL-09: absurd dates are clamped.
 def test_dates_edge() -> None:
     fetched = FETCHED_AT
     feed = parse(corpus("dates-edge.rss"), fetched_at=fetched)
@@ -478,6 +496,7 @@ def test_guid_dedupe_identity_rules() -> None:
 # --- OPML and discovery -----------------------------------------------------------------------
 
 
+# SSRF-11, PAR-15: hostile OPML: bad schemes listed as refused, 200 levels flattened.
 def test_opml_malicious() -> None:
     result = parse_opml(corpus("opml-malicious.opml"))
     urls = [s.xml_url for s in result.subscriptions]
@@ -510,6 +529,7 @@ def test_opml_malicious() -> None:
     assert any("ignored the DOCTYPE" in w for w in result.warnings)
 
 
+# SSRF-11: internal candidates and <base href> in an autodiscovery page.
 def test_autodiscovery_ssrf() -> None:
     links = discover_feed_links(corpus("autodiscovery-ssrf.html"), "https://www.example/blog/")
     assert links == [

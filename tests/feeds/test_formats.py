@@ -264,6 +264,7 @@ def test_json_feed_10() -> None:
     assert entry.published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+# REL-07: one bad item is skipped alone.
 def test_json_feed_11_and_a_bad_item_among_good_ones() -> None:
     feed = parse(json.dumps(JSON_11))
     assert feed.language == "ja"
@@ -280,6 +281,7 @@ def test_json_feed_11_and_a_bad_item_among_good_ones() -> None:
     assert third.title == "ab"  # NUL removed, the item kept
 
 
+# REL-07: a NUL in one item spoils nothing.
 def test_rel_07_a_nul_in_one_json_item_spoils_nothing() -> None:
     items = [
         {"id": "1", "title": "first"},
@@ -425,6 +427,7 @@ def test_relative_urls_only_against_web_bases() -> None:
     assert 'src="https://cdn.example/i.png"' in entry.content_html
 
 
+# PAR-05: the 500 newest entries are kept, by date.
 def test_the_500_newest_entries_are_kept() -> None:
     # 600 dated items in shuffled order: the 500 newest survive, in document order.
     days = [(i * 7919) % 600 for i in range(600)]
@@ -483,6 +486,7 @@ def _rss_titled(title: str) -> str:
     )
 
 
+# PAR-07: characters XML forbids are removed with a warning.
 @pytest.mark.parametrize("illegal", ["\x01", "\x1f", "\ufffe", "\uffff"])
 def test_characters_xml_forbids_are_removed_with_a_warning(illegal: str) -> None:
     feed = parse(_rss_titled(f"a{illegal}b\uff0c한"))
@@ -490,6 +494,7 @@ def test_characters_xml_forbids_are_removed_with_a_warning(illegal: str) -> None
     assert any("removed 1 characters that XML does not allow" in w for w in feed.warnings)
 
 
+# PAR-07: a lone surrogate is removed before parsing.
 @pytest.mark.parametrize("surrogate", [chr(0xD800), chr(0xDFFF)])
 def test_a_lone_surrogate_is_removed_before_the_xml_parser(surrogate: str) -> None:
     # No decoder of ours makes one, but the text is re-encoded as UTF-8 for lxml.

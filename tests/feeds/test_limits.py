@@ -1,5 +1,5 @@
 """Memory and CPU bounds of a parse, measured in a fresh subprocess (peak RSS growth over the
-interpreter's own, CPU time of the parse alone): TESTS.md § 0 gives each document +64 MiB and
+interpreter's own, CPU time of the parse alone): the security plan gives each document +64 MiB and
 5 s. These are bounds that catch an expansion or a quadratic path, not benchmarks."""
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def measure(kind: str, name: str) -> dict[str, object]:
     return result
 
 
+# PAR-01, PAR-05, PAR-06, PAR-15: hostile documents parse inside their memory and CPU budget.
 @pytest.mark.parametrize(
     ("kind", "name", "outcome", "entries"),
     [

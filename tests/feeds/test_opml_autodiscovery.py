@@ -30,6 +30,7 @@ NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 </body></opml>"""
 
 
+# PAR-15: nested OPML folders flatten to one level.
 def test_nested_folders_flatten_to_one_level() -> None:
     result = parse_opml(NESTED)
     assert result.title == "My feeds"
@@ -90,6 +91,7 @@ def test_caps() -> None:
         parse_opml(b"<opml><body>" + b" " * (1024 * 1024) + b"</body></opml>")
 
 
+# PAR-15: deep OPML nesting raises no recursion error.
 def test_deep_nesting_without_recursion_errors() -> None:
     depth = 250  # past libxml2's own depth cap: what can be read is read, nothing raises
     document = (

@@ -1,4 +1,4 @@
-"""TESTS.md §5 LLM-02..LLM-06 against the adversarial fake LLM (a real HTTP server standing in
+"""docs/SECURITY.md LLM-02..06 against the adversarial fake LLM (a real HTTP server standing in
 for a hostile remote model), through news-creator with the `openai` and the `ollama` engines.
 Containment must hold even when the model obeys the attacker."""
 
@@ -72,6 +72,7 @@ def _fake(
     return fake
 
 
+# LLM-02: markup and links from the model never reach the summary.
 async def test_llm02_obeyed_markup_and_links_never_reach_the_summary(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:
@@ -102,6 +103,7 @@ async def test_llm02_obeyed_markup_and_links_never_reach_the_summary(
     assert fake.summary_calls()
 
 
+# LLM-02: the gate replaces an answer that obeyed the injection.
 async def test_llm02_gate_replaces_an_obeyed_answer(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:
@@ -117,6 +119,7 @@ async def test_llm02_gate_replaces_an_obeyed_answer(
     assert len(fake.summary_calls()) == 2
 
 
+# LLM-03: only visible text, delimited as data, no secrets.
 async def test_llm03_the_request_holds_only_the_visible_article_in_a_block(
     hostile: tuple[NewsCreator, FakeLLM, Settings],
     client: httpx.AsyncClient,
@@ -170,6 +173,7 @@ async def test_llm03_the_request_holds_only_the_visible_article_in_a_block(
     assert fake.summary_calls()[-1]["messages"][0] == messages[0]
 
 
+# LLM-04: endless output is cut at the cap.
 async def test_llm04_a_flood_is_cut_at_the_cap(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:
@@ -184,6 +188,7 @@ async def test_llm04_a_flood_is_cut_at_the_cap(
         assert fake.bytes_sent < 256 * 1024, (mode, fake.bytes_sent)
 
 
+# LLM-05: a silent model is aborted at the deadline.
 async def test_llm05_a_hanging_model_is_aborted_at_the_deadline(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:
@@ -196,6 +201,7 @@ async def test_llm05_a_hanging_model_is_aborted_at_the_deadline(
     assert TIMEOUT_S - 0.1 <= elapsed <= TIMEOUT_S + 2
 
 
+# LLM-06: errors, 429 and garbage make no summary.
 @pytest.mark.parametrize(
     ("mode", "status", "code"),
     [
@@ -227,6 +233,7 @@ async def test_llm06_errors_and_garbage_make_no_summary(
         assert "retry-after" not in response.headers
 
 
+# LLM-06: an answer in the wrong language is not stored.
 async def test_llm06_wrong_language_is_not_stored(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:

@@ -43,6 +43,7 @@ def _check_consistent(app_url: str) -> None:
         assert torn == (0,)
 
 
+# REL-01: SIGKILL mid-round loses and duplicates nothing.
 async def test_kill_nine_mid_round_loses_and_duplicates_nothing(
     farm: RunningFarm, app_url: str
 ) -> None:

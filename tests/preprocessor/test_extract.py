@@ -139,6 +139,7 @@ async def test_a_transient_failure_is_retried_later(
     assert _content(app_url, article_id)["status"] == "failed"
 
 
+# INC-10: extracted text of a hostile page is sanitised.
 async def test_a_hostile_page_is_sanitised(
     extractor: ArticleExtractor, origin: str, app_url: str
 ) -> None:

@@ -95,6 +95,7 @@ async def test_a_second_round_uses_etags_and_stores_only_what_is_new(
     assert _count(app_url, "SELECT count(*) FROM articles") == expected_items(FEEDS, 2)
 
 
+# REL-02: two fetchers never fetch one feed at once.
 async def test_two_fetchers_never_fetch_one_feed_at_once(
     fetcher: FeedFetcher, farm: RunningFarm, app_url: str
 ) -> None:
@@ -121,6 +122,7 @@ async def test_notify_wakes_the_fetcher(
     assert _count(app_url, "SELECT count(*) FROM articles WHERE feed_id = %s", feed_id) == ITEMS
 
 
+# REL-08: failures back off exponentially.
 @pytest.mark.parametrize("feed", [13, 41])  # failing, malformed
 async def test_failures_back_off_exponentially(
     fetcher: FeedFetcher, farm: RunningFarm, app_url: str, feed: int
@@ -136,6 +138,7 @@ async def test_failures_back_off_exponentially(
     assert all(later > 1.7 * earlier for earlier, later in itertools.pairwise(waits))
 
 
+# REL-08: 410 stops polling after a week; nothing is deleted.
 async def test_a_gone_feed_stops_only_after_a_week_and_keeps_its_articles(
     fetcher: FeedFetcher, farm: RunningFarm, app_url: str
 ) -> None:

@@ -34,12 +34,14 @@ def test_cache_control() -> None:
     assert schedule.cache_max_age_s({}) is None
 
 
+# REL-08: Retry-After wins and is capped.
 def test_retry_after_wins_and_is_capped() -> None:
     assert _wait(schedule.after_failure(NOW, POLICY, error_count=1, retry_after_s=600)) == 600
     day = _wait(schedule.after_failure(NOW, POLICY, error_count=1, retry_after_s=10**7))
     assert day == POLICY.max_interval_s
 
 
+# REL-08: backoff with jitter doubles, then caps.
 def test_backoff_doubles_then_caps() -> None:
     waits = [
         _wait(schedule.after_failure(NOW, POLICY, error_count=n, retry_after_s=None))

@@ -77,6 +77,7 @@ async def test_concurrent_outcomes_share_transactions(pool: Pool, app_url: str) 
         assert claimed is None
 
 
+# REL-07: a poison entry spoils only its own feed.
 async def test_a_poison_entry_spoils_only_its_own_feed(pool: Pool, app_url: str) -> None:
     urls = ["https://news.example/good.xml", "https://news.example/poison.xml"]
     good_id, poison_id = subscribe(app_url, urls)

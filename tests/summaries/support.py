@@ -1,5 +1,5 @@
 """Test support for summaries: serving news-creator with chosen LLM settings, and the
-adversarial fake LLM of TESTS.md §0 as a real HTTP server on loopback.
+adversarial fake LLM of the security plan as a real HTTP server on loopback.
 
 The fake LLM stands in for a hostile remote model (OpenAI-compatible `/v1/chat/completions`
 with SSE, and Ollama's `/api/chat` with NDJSON): it obeys injected instructions, ignores

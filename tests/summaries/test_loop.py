@@ -152,6 +152,7 @@ async def test_stores_the_summary_with_its_marks_and_reuses_identical_text(
     assert quota == [{"user_id": alice, "used": 1}]
 
 
+# REL-05: summaries wait for the model; each article once.
 async def test_rel05_engine_down_articles_wait_then_each_is_summarised_once(
     world: World, fake_llm: FakeLLM
 ) -> None:
@@ -178,6 +179,7 @@ async def test_rel05_engine_down_articles_wait_then_each_is_summarised_once(
     assert len(fake_llm.summary_calls()) == 4  # each exactly once
 
 
+# LLM-05: deadline, backoff, the article stays readable.
 async def test_llm05_a_hanging_engine_is_retried_with_backoff_then_failed(
     world: World, fake_llm: FakeLLM
 ) -> None:
@@ -202,6 +204,7 @@ async def test_llm05_a_hanging_engine_is_retried_with_backoff_then_failed(
     assert still is not None  # the article stays readable without a summary
 
 
+# LLM-06: errors store nothing; Retry-After is honoured.
 async def test_llm06_errors_store_nothing_and_retry_after_is_honoured(
     world: World, fake_llm: FakeLLM
 ) -> None:
@@ -230,6 +233,7 @@ async def test_llm06_errors_store_nothing_and_retry_after_is_honoured(
         assert 5 < float(wait["s"]) <= 300
 
 
+# LLM-07: a daily cap per user and fair turns.
 async def test_llm07_daily_cap_and_fair_turns(world: World, fake_llm: FakeLLM) -> None:
     fake_llm.reset("echo")
     heavy, light = uuid.uuid4(), uuid.uuid4()

@@ -66,6 +66,7 @@ def test_retry_after_never_raises(value: str) -> None:
     assert seconds is None or 0.0 <= seconds <= CAP
 
 
+# LLM-06: Retry-After is capped.
 @given(st.integers(min_value=-(10**30), max_value=10**30))
 def test_retry_after_numbers(number: int) -> None:
     expected = None if number < 0 else min(float(number), CAP)

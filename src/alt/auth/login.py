@@ -1,4 +1,4 @@
-"""Logging in and registering, with the limits and the no-enumeration rules of TESTS.md §4.
+"""Logging in and registering, with the limits and the no-enumeration rules of docs/SECURITY.md.
 
 Limits (AUTH-01): every attempt is counted *before* the password is checked, per account (the
 normalised e-mail, whether or not such a user exists) and per client address; past 5 attempts

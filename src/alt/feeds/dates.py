@@ -4,7 +4,7 @@ rules that keep a hostile date from ever being stored.
 Parsing is strict on purpose: a date is either understood exactly or it is unknown. Nothing is
 rolled over (Feb 30 is not Mar 1), no field is guessed from today, a four-digit year is taken as
 written, and offsets beyond ±18 h are refused. Then ``effective_date`` applies the policy of
-TESTS.md (REL-09, dates-edge): unknown or before 1990 -> the fetch time; in the future -> the fetch
+docs/SECURITY.md (REL-09): unknown or before 1990 -> the fetch time; in the future -> the fetch
 time.
 """
 

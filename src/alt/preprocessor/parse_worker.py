@@ -2,8 +2,8 @@
 
 Each message is a 4-byte big-endian length and a pickle. A job is (body, url, content_type,
 fetched_at); the result is ("ok", ParsedFeed) or ("error", message). Jobs are answered in the
-order they came. Every job has a CPU budget (TESTS.md §0: 5 s per document); a document that
-exhausts it is refused, and the worker goes on with the next one.
+order they came. Every job has a CPU budget (the security plan's default: 5 s per document); a
+document that exhausts it is refused, and the worker goes on with the next one.
 
 Only the fetcher starts these (`alt.preprocessor.parsing`), and only it writes to their stdin.
 """

@@ -10,7 +10,7 @@
 * `extractive`: no model; the article's own central sentences.
 
 Every engine streams, and every stream is bounded: a deadline for the whole call, a cap on the
-characters of output and on the bytes read, whatever the other side sends (TESTS.md LLM-04/05).
+characters of output and on the bytes read, whatever is sent (docs/SECURITY.md LLM-04/05).
 Failures are `EngineError`s of one of four kinds, which decide what the caller does:
 `unavailable` (the engine is down or refuses service: wait, do not blame the article),
 `timeout`, `bad_output` (an error status, a broken or empty stream, an HTML page: retry later)

@@ -1,6 +1,6 @@
 """Model output made safe to store: plain text, no markup, no links, no role tokens, capped.
 
-Containment must hold even when the model obeys an injected instruction (TESTS.md LLM-02), so
+Containment must hold even when the model obeys an injection (docs/SECURITY.md LLM-02), so
 nothing here trusts the model: HTML tags go (their text stays), Markdown images go whole,
 Markdown links keep only their text, bare URLs and `javascript:`/`data:` schemes go, role and
 chat-template tokens and `<think>` blocks go, preambles such as "Summary:" go, and the result is

@@ -1,6 +1,6 @@
 """Settings of the summary pipeline: `LLMSettings` (ALT_LLM_*: `settings.llm`) and
-`SummarySettings` (ALT_SUMMARY_*: `settings.summaries`). Defaults are the security test plan's
-(TESTS.md §0): 24,000 characters in, 1,500 out, 60 s per call, 3 attempts, 200 summaries per
+`SummarySettings` (ALT_SUMMARY_*: `settings.summaries`). Defaults are the security plan's
+(docs/SECURITY.md): 24,000 characters in, 1,500 out, 60 s per call, 3 attempts, 200 summaries per
 user and day.
 """
 

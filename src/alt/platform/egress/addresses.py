@@ -1,6 +1,6 @@
 """Which IP addresses outbound fetches may never reach.
 
-An explicit CIDR deny-list (TESTS.md §2.2), not the `ipaddress` flags: on CPython 3.11 those call
+A CIDR deny-list (docs/SECURITY.md SSRF-04), not the `ipaddress` flags: on CPython 3.11 those call
 `::ffff:127.0.0.1` not loopback, `100.64.0.0/10` not private and `224.0.0.1` global, and their
 answers change with the interpreter's patch level. IPv6 addresses that embed an IPv4 address
 (mapped, compatible, NAT64, 6to4) are judged by the embedded address too, so the message names

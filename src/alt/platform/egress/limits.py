@@ -20,7 +20,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 class FetchLimits(BaseModel):
     """Every fetch of a feed, page, icon or image goes through the egress client, with these
-    limits. Defaults are the limits table of the security test plan (TESTS.md §0). These are
+    limits. Defaults are the security plan's defaults (docs/SECURITY.md). These are
     process-wide settings for the operator: nothing here can be set per feed or per user.
     Deadlines are for the whole fetch, every redirect hop included; body caps are on the
     decoded body (after Content-Encoding) and on the bytes read."""

@@ -9,7 +9,7 @@ original `Host`. Nothing resolves the name a second time, so DNS rebinding has n
 
 With an egress proxy configured the check is the same, and the connection to the checked address
 is a tunnel through the proxy (`ProxyTunnel`): the proxy is asked for the address, not the name,
-and it refuses internal ranges itself too (deploy/egress, TESTS.md §2.2 a).
+and it refuses internal ranges itself too (deploy/egress, docs/SECURITY.md SSRF-08).
 """
 
 from __future__ import annotations
