@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from alt.backend.articles import decode_cursor, encode_cursor
+from alt.platform.errors import AltError
 from tests.auth.conftest import Browser
 from tests.backend.conftest import BackendStack
 
@@ -560,3 +562,14 @@ async def test_detail_loads_every_image_through_the_signed_proxy(stack: BackendS
         "https://img.example/a.png",
         "https://img.example/a2.png",
     }
+
+
+@pytest.mark.parametrize("article_id", range(1, 2000, 37))
+def test_a_cursor_with_anything_added_is_refused(article_id: int) -> None:
+    """Cursors of every length mod 4 (the id's digits vary it): a character outside the
+    alphabet, appended or inside, makes it no cursor, whatever base64 padding follows."""
+    cursor = encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), article_id)
+    assert decode_cursor(cursor)[1] == article_id
+    for bad in (cursor + "!", "!" + cursor, cursor[:3] + "." + cursor[3:], cursor + " "):
+        with pytest.raises(AltError):
+            decode_cursor(bad)

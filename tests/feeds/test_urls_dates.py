@@ -9,7 +9,7 @@ import pytest
 
 from alt.feeds.dates import effective_date, parse_date, plausible_date
 from alt.feeds.urls import MAX_URL_BYTES, is_http_url, normalise_url, safe_url
-from alt.platform.egress import FetchError, check_url
+from alt.platform.egress import FetchError, FetchLimits, check_url
 
 SSRF_CORPUS = Path(__file__).parents[1] / "egress" / "corpus" / "ssrf-urls.txt"
 
@@ -89,7 +89,7 @@ def test_a_stored_url_is_refused_like_its_original(url: str) -> None:
     stored = safe_url(url)
     if stored is not None:
         with pytest.raises(FetchError):
-            check_url(stored)
+            check_url(stored, limits=FetchLimits())
 
 
 def test_resolution() -> None:

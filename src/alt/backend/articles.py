@@ -73,7 +73,10 @@ def _bad_cursor() -> AltError:
 
 def decode_cursor(cursor: str) -> Key:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        # validate=True: the lenient decoder skips characters outside the alphabet, so a
+        # cursor with a character appended could decode as the cursor it was made from.
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
         version, micros_text, id_text = raw.split(":")
         micros, article_id = int(micros_text), int(id_text)
         if version != _CURSOR_VERSION or not 1 <= article_id <= PG_BIGINT_MAX:
