@@ -117,7 +117,7 @@ async def test_closing_a_tls_connection_does_not_wait_for_a_silent_peer(ca: Cert
         await stream.aclose()
 
         async def closed() -> bool:
-            return sock.fileno() == -1
+            return bool(sock.fileno() == -1)
 
         # Well within the 30 s that waiting for the peer's close_notify would take.
         await until(closed, 5, "the socket is closed")

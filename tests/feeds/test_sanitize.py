@@ -97,7 +97,7 @@ def test_deep_nesting_reaches_the_parsers_capped(monkeypatch: pytest.MonkeyPatch
     from alt.feeds import sanitize
 
     parsed: list[str] = []
-    clean, lexbor = sanitize._cleaner.clean, sanitize.LexborHTMLParser
+    clean = sanitize._cleaner.clean
 
     class Cleaner:
         def clean(self, html: str) -> str:
@@ -106,7 +106,7 @@ def test_deep_nesting_reaches_the_parsers_capped(monkeypatch: pytest.MonkeyPatch
 
     def parser(html: str) -> LexborHTMLParser:
         parsed.append(html)
-        return lexbor(html)
+        return LexborHTMLParser(html)
 
     monkeypatch.setattr(sanitize, "_cleaner", Cleaner())
     monkeypatch.setattr(sanitize, "LexborHTMLParser", parser)

@@ -66,7 +66,7 @@ async def test_a_killed_worker_fails_its_feeds_and_a_new_one_takes_over() -> Non
         busy_since = sum(worker.cpu_times()[:2])
 
         async def parsing_started() -> bool:
-            return sum(worker.cpu_times()[:2]) >= busy_since + 0.05
+            return bool(sum(worker.cpu_times()[:2]) >= busy_since + 0.05)
 
         await until(parsing_started, 30, "the worker is busy parsing")
         os.kill(worker.pid, signal.SIGKILL)
