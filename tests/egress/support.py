@@ -25,7 +25,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,6 +43,7 @@ from cryptography.x509.oid import NameOID
 from alt.platform.egress.addresses import IPAddress
 from alt.platform.egress.streams import AsyncioBackend
 from tests.helpers import free_port
+from tests.support.waiting import wait_until
 
 CORPUS = Path(__file__).parent / "corpus"
 BOMB_48MIB = (CORPUS / "gzip-bomb-48MiB.rss.gz").read_bytes()
@@ -665,15 +665,14 @@ class Tinyproxy:
             stdout=subprocess.DEVNULL,
             stderr=(self.directory / "tinyproxy.stderr").open("ab"),
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tinyproxy exited: {self.log()[-2000:]}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("tinyproxy did not start listening")
+        wait_until(self._listening, 10, "tinyproxy listens")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"tinyproxy exited: {self.log()[-2000:]}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

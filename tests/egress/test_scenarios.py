@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -134,24 +133,21 @@ async def test_idn_location_header(make_client: MakeClient, tls_origin: Origin) 
 # PAR-03: a silent peer ends at the read timeout.
 async def test_s1_read_timeout_when_nothing_is_sent(make_client: MakeClient) -> None:
     client = make_client()
-    started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         await client.fetch(f"{BASE}/stall", kind="feed")
-    elapsed = time.monotonic() - started
     assert caught.value.reason == "timeout"
     assert caught.value.retriable
-    assert "sent nothing" in caught.value.message
-    assert client.limits.read_timeout_s <= elapsed < client.limits.read_timeout_s + 1
+    # The read timeout ended it, not the (longer) deadline of the fetch.
+    assert f"sent nothing for {client.limits.read_timeout_s:g} s" in caught.value.message
 
 
 # PAR-03: a body that stalls ends at the read timeout.
 async def test_s2_read_timeout_in_the_body(make_client: MakeClient) -> None:
     client = make_client()
-    started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         await client.fetch(f"{BASE}/stall-body", kind="feed")
     assert caught.value.reason == "timeout"
-    assert time.monotonic() - started < client.limits.read_timeout_s + 1
+    assert f"sent nothing for {client.limits.read_timeout_s:g} s" in caught.value.message
 
 
 # PAR-03: a TLS handshake tarpit ends at the connect timeout.
@@ -162,13 +158,10 @@ async def test_s3_tls_handshake_tarpit(
     try:
         internet.route(PUBLIC, 443, ("127.0.0.1", tarpit.port))
         client = make_client(fast_limits(ca.ca_file, connect_timeout_s=0.5))
-        started = time.monotonic()
         with pytest.raises(FetchError) as caught:
             await client.fetch("https://feed.example/feed.xml", kind="feed")
-        elapsed = time.monotonic() - started
         assert caught.value.reason == "timeout"
-        assert "connecting" in caught.value.message
-        assert 0.5 <= elapsed < 1.5
+        assert "connecting to feed.example timed out after 0.5 s" in caught.value.message
         assert tarpit.connections == 1
     finally:
         await tarpit.close()
@@ -178,13 +171,10 @@ async def test_total_deadline(make_client: MakeClient, ca: CertAuthority) -> Non
     """PAR-03: A body that trickles a byte every 0.2 s never trips the idle timeout; the deadline
     of the kind ends it."""
     client = make_client(fast_limits(ca.ca_file, deadline_icon_s=1.5))
-    started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         await client.fetch(f"{BASE}/drip", kind="icon")
-    elapsed = time.monotonic() - started
     assert caught.value.reason == "timeout"
-    assert "deadline" in caught.value.message
-    assert 1.5 <= elapsed < 2.5
+    assert caught.value.message == "the fetch took longer than its 1.5 s deadline"
 
 
 # PAR-03: a peer that does not speak HTTP is a clean failure.
@@ -192,13 +182,12 @@ async def test_s15_non_http_banner(make_client: MakeClient, internet: Internet) 
     banner = await RawServer("banner").start()
     try:
         internet.route(PUBLIC, 8080, ("127.0.0.1", banner.port))
-        started = time.monotonic()
         with pytest.raises(FetchError) as caught:
             await make_client().fetch(f"{BASE}/feed.xml", kind="feed")
+        # Refused as soon as the banner is read: a "connect" error, not a timeout.
         assert caught.value.reason == "connect"
         assert not caught.value.retriable
         assert "SSH" not in caught.value.message  # no response bytes in messages
-        assert time.monotonic() - started < 1
         assert banner.connections == 1  # no retry
     finally:
         await banner.close()
@@ -315,12 +304,10 @@ async def test_bad_encodings(codings: str, words: str, make_client: MakeClient) 
 
 @pytest.mark.parametrize("path", ["/many-headers", "/huge-header"])
 async def test_s9_header_limits(path: str, make_client: MakeClient) -> None:
-    started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         await make_client().fetch(f"{BASE}{path}", kind="feed")
     assert caught.value.reason == "too_large"
     assert "headers" in caught.value.message
-    assert time.monotonic() - started < 2
 
 
 # --- statuses, conditional GET, Retry-After ----------------------------------------------------

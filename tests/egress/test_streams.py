@@ -15,14 +15,17 @@ import pytest
 from alt.platform.egress.streams import AsyncioBackend
 from tests.egress.support import CertAuthority
 from tests.helpers import free_port
+from tests.support.waiting import until
+
+Accepted = list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
-    accepted: list[asyncio.StreamWriter] = []
+async def server() -> AsyncIterator[tuple[int, Accepted]]:
+    accepted: Accepted = []
 
-    async def keep(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
+    async def keep(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append((reader, writer))
 
     listener = await asyncio.start_server(keep, "127.0.0.1", 0)
     yield listener.sockets[0].getsockname()[1], accepted
@@ -30,24 +33,32 @@ async def server() -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
 
 
 async def test_an_idle_connection_closed_by_the_server_is_readable(
-    server: tuple[int, list[asyncio.StreamWriter]],
+    server: tuple[int, Accepted],
 ) -> None:
     port, accepted = server
     stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
     await stream.write(b"ping", timeout=5)
-    await asyncio.sleep(0.05)
+
+    async def was_accepted() -> bool:
+        return len(accepted) == 1
+
+    async def readable() -> bool:
+        return stream.get_extra_info("is_readable") is True
+
+    await until(was_accepted, 5, "the server accepts the connection")
+    reader, writer = accepted[0]
+    assert await reader.readexactly(4) == b"ping"  # read, so closing sends FIN, not RST
     assert stream.get_extra_info("is_readable") is False
     assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
 
-    accepted[0].close()
-    await asyncio.sleep(0.05)
-    assert stream.get_extra_info("is_readable") is True
+    writer.close()
+    await until(readable, 5, "the server's close makes the connection readable")
     assert await stream.read(100, timeout=5) == b""
     await stream.aclose()
 
 
 async def test_a_silent_server_is_a_read_timeout(
-    server: tuple[int, list[asyncio.StreamWriter]],
+    server: tuple[int, Accepted],
 ) -> None:
     port, _ = server
     stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
@@ -62,7 +73,7 @@ async def test_nobody_listening_is_a_connect_error() -> None:
 
 
 async def test_a_silent_tls_handshake_is_a_connect_timeout(
-    server: tuple[int, list[asyncio.StreamWriter]],
+    server: tuple[int, Accepted],
 ) -> None:
     port, _ = server
     stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
@@ -104,8 +115,12 @@ async def test_closing_a_tls_connection_does_not_wait_for_a_silent_peer(ca: Cert
         await stream.start_tls(client_context, "localhost", timeout=5)
         sock = stream.get_extra_info("socket")
         await stream.aclose()
-        await asyncio.sleep(0.1)
-        assert sock.fileno() == -1
+
+        async def closed() -> bool:
+            return bool(sock.fileno() == -1)
+
+        # Well within the 30 s that waiting for the peer's close_notify would take.
+        await until(closed, 5, "the socket is closed")
     finally:
         done.set()
         server.join()

@@ -5,7 +5,6 @@ Containment must hold even when the model obeys the attacker."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -179,11 +178,10 @@ async def test_llm04_a_flood_is_cut_at_the_cap(
 ) -> None:
     for mode in ("flood", "forever"):
         fake = _fake(hostile, mode)
-        started = time.monotonic()
+        # A stream that never ends gets an answer: one that is not cut would hang the test.
         response = await client.post("/api/v1/summarize", json={"content": ARTICLE})
         assert response.status_code == 200, response.text
         assert len(response.json()["summary"]) <= 1500
-        assert time.monotonic() - started < TIMEOUT_S * 4
         # Read is bounded: the stream is dropped soon after the output cap.
         assert fake.bytes_sent < 256 * 1024, (mode, fake.bytes_sent)
 
@@ -192,13 +190,13 @@ async def test_llm04_a_flood_is_cut_at_the_cap(
 async def test_llm05_a_hanging_model_is_aborted_at_the_deadline(
     hostile: tuple[NewsCreator, FakeLLM, Settings], client: httpx.AsyncClient
 ) -> None:
-    _fake(hostile, "hang")
-    started = time.monotonic()
+    fake = _fake(hostile, "hang")
+    # The model never answers (for an hour): only the engine's deadline ends the request, well
+    # before the client's own 60 s timeout would.
     response = await client.post("/api/v1/summarize", json={"content": ARTICLE})
-    elapsed = time.monotonic() - started
     assert response.status_code == 504
     assert response.json()["code"] == "engine_timeout"
-    assert TIMEOUT_S - 0.1 <= elapsed <= TIMEOUT_S + 2
+    assert len(fake.summary_calls()) == 1  # the model was asked, and it hung
 
 
 # LLM-06: errors, 429 and garbage make no summary.

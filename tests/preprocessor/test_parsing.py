@@ -18,6 +18,7 @@ from alt.feeds.parse import FeedParseError, parse_feed
 from alt.preprocessor.parse_worker import frame, read_message
 from alt.preprocessor.parsing import FeedParsers
 from tests.support.farm import render
+from tests.support.waiting import until
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 URL = "https://news.example/feed.xml"
@@ -63,8 +64,11 @@ async def test_a_killed_worker_fails_its_feeds_and_a_new_one_takes_over() -> Non
             for _ in range(2)
         ]
         busy_since = sum(worker.cpu_times()[:2])
-        while sum(worker.cpu_times()[:2]) < busy_since + 0.05:  # noqa: ASYNC110 (polls a process)
-            await asyncio.sleep(0.01)
+
+        async def parsing_started() -> bool:
+            return bool(sum(worker.cpu_times()[:2]) >= busy_since + 0.05)
+
+        await until(parsing_started, 30, "the worker is busy parsing")
         os.kill(worker.pid, signal.SIGKILL)
         for task in parsing:  # the one it was reading and the one queued behind it
             with pytest.raises(FeedParseError, match="parser stopped"):

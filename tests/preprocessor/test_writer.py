@@ -6,12 +6,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from alt.feeds.parse import ParsedFeed, parse_feed
 from alt.platform.db import Pool
 from alt.preprocessor import store
 from alt.preprocessor.writer import FeedWriter
 from tests.preprocessor.conftest import subscribe
+from tests.support.waiting import until
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -37,6 +39,20 @@ class CountingWriter(FeedWriter):
 
     async def _write(self, writes: list[store.FeedWrite]) -> list[tuple[int, int] | Exception]:
         self.batches.append(len(writes))
+        return await super()._write(writes)
+
+
+class StallingWriter(FeedWriter):
+    """Its first batch stays in the middle of being written until it is cancelled."""
+
+    def __init__(self, pool: Pool) -> None:
+        super().__init__(pool)
+        self.writing = asyncio.Event()
+
+    async def _write(self, writes: list[store.FeedWrite]) -> list[tuple[int, int] | Exception]:
+        if not self.writing.is_set():
+            self.writing.set()
+            await asyncio.get_running_loop().create_future()  # done only by cancelling it
         return await super()._write(writes)
 
 
@@ -123,16 +139,22 @@ async def test_a_cancelled_writer_leaves_the_others_outcomes_queued(
     pool: Pool, app_url: str
 ) -> None:
     ids = subscribe(app_url, [f"https://news.example/c{n}.xml" for n in range(3)])
-    writer = FeedWriter(pool)
+    writer = StallingWriter(pool)
     first = asyncio.create_task(writer.write(store.NotModified(ids[0], NOW, LATER)))
-    await asyncio.sleep(0)  # the first holds the turn and is writing
+    await writer.writing.wait()  # the first holds the turn and is writing
     waiting = [
         asyncio.create_task(writer.write(store.NotModified(feed_id, NOW, LATER)))
         for feed_id in ids[1:]
     ]
-    await asyncio.sleep(0)
+
+    async def queued() -> bool:
+        return len(writer._pending) == 2
+
+    await until(queued, 5, "the other two outcomes are queued")
     first.cancel()
 
+    with pytest.raises(asyncio.CancelledError):
+        await first
     assert await asyncio.gather(*waiting) == [(0, 0), (0, 0)]
     with psycopg.connect(app_url) as conn:
         written = conn.execute("SELECT id FROM feeds WHERE last_status = 304 ORDER BY id")
