@@ -234,7 +234,7 @@ async def test_a_bad_outline_does_not_abort_the_rest(stack: BackendStack) -> Non
     ]
 
 
-async def test_a_thousand_outlines_import_quickly(stack: BackendStack) -> None:
+async def test_a_thousand_outlines_import_in_one_go(stack: BackendStack) -> None:
     browser, user_id = await stack.user("many@example.org")
     # Where nothing listens: the fetcher running beside the test fails them at once, with no
     # DNS lookups and without holding up the origin's feeds.
