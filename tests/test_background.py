@@ -16,6 +16,7 @@ from alt.platform.background import in_background
 from alt.platform.http_app import ServiceContext, ServiceParts, create_app
 from alt.services import SERVICES
 from tests.helpers import free_port, serving
+from tests.support.waiting import until
 from tests.test_services import tokens_of
 
 DEADLINE_S = 30.0
@@ -41,10 +42,14 @@ async def _until(
     client: httpx.AsyncClient, condition: Callable[[httpx.Response], bool]
 ) -> httpx.Response:
     """Ask /v1/ready until `condition` holds; fail after the deadline."""
-    async with asyncio.timeout(DEADLINE_S):
-        while not condition(answer := await client.get("/v1/ready")):  # noqa: ASYNC110 (polls HTTP)
-            await asyncio.sleep(0.05)
-    return answer
+
+    async def answer() -> httpx.Response | None:
+        response = await client.get("/v1/ready")
+        return response if condition(response) else None
+
+    found = await until(answer, DEADLINE_S, "/v1/ready answering as expected")
+    assert found is not None
+    return found
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from alt.frontend.service import parts
 from alt.platform.http_app import create_app
 from alt.services import SERVICES
 from tests.auth.conftest import ADMIN_EMAIL, PASSWORD, Stack
-from tests.helpers import free_port, loopback_urls, with_overrides
+from tests.helpers import SERVE_WITHIN_S, free_port, loopback_urls, with_overrides
+from tests.support.waiting import until
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +98,13 @@ async def tls_edge(
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    async def started() -> bool:
         if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
+            task.result()  # raises why it could not start
+        return server.started
+
+    await until(started, SERVE_WITHIN_S, "the edge serving HTTPS")
     context = ssl.create_default_context(cafile=str(certificate[0]))
     async with httpx.AsyncClient(
         base_url=settings.service_url("alt-frontend"), verify=context, follow_redirects=False

@@ -5,9 +5,7 @@ identities are refused), also after key rotation; and deleting a user reaches al
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -20,7 +18,6 @@ import httpx
 import jwt
 import psycopg
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, Request, Response
@@ -34,11 +31,14 @@ from alt.platform.identity import (
     KEYS_MIN_REFETCH_S,
     USER_TOKEN_HEADER,
     User,
+    UserTokenVerifier,
     current_user,
     require_admin,
 )
 from alt.services import SERVICES
 from tests.auth.conftest import ADMIN_EMAIL, Browser, Stack
+from tests.helpers import serving
+from tests.support.waiting import until
 
 CurrentUser = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(require_admin)]
@@ -52,9 +52,19 @@ def auth_env() -> dict[str, str]:
 class Backend:
     """alt-backend with test routes; records the user deletions it is asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.purged: list[tuple[str, str | None]] = []
         self.purge_status = 204
+        self.app = create_app(
+            SERVICES["alt-backend"], settings, ServiceParts(routers=[self.router()])
+        )
+
+    def age_key_fetch(self, seconds: float) -> None:
+        """Make the verifier's last fetch of auth-service's keys `seconds` older, as if that
+        time had passed (as `Stack.advance_clock` does for auth-service)."""
+        verifier: UserTokenVerifier | None = getattr(self.app.state, "user_token_verifier", None)
+        if verifier is not None:
+            verifier._keys.fetched_at -= seconds
 
     def router(self) -> APIRouter:
         r = APIRouter()
@@ -79,34 +89,10 @@ class Backend:
         return r
 
 
-@contextlib.asynccontextmanager
-async def serve_backend(settings: Settings, backend: Backend) -> AsyncIterator[None]:
-    app = create_app(SERVICES["alt-backend"], settings, ServiceParts(routers=[backend.router()]))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=settings.service_port("alt-backend"),
-            log_config=None,
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture(scope="module")
 async def backend(stack: Stack) -> AsyncIterator[Backend]:
-    made = Backend()
-    async with serve_backend(stack.settings, made):
+    made = Backend(stack.settings)
+    async with serving({stack.settings.service_port("alt-backend"): made.app}):
         yield made
 
 
@@ -288,7 +274,7 @@ async def test_the_backend_refuses_every_identity_but_a_valid_user_token(
 
 
 async def test_rotated_keys_are_published_before_use_and_learnt(
-    stack: Stack, user: tuple[Browser, uuid.UUID]
+    stack: Stack, backend: Backend, user: tuple[Browser, uuid.UUID]
 ) -> None:
     browser, user_id = user
     old_kid, old_key = signing_key(stack)
@@ -309,7 +295,7 @@ async def test_rotated_keys_are_published_before_use_and_learnt(
     ) == [{"retired": True}]
     kid, key = signing_key(stack)
     assert kid == new_kid
-    await asyncio.sleep(KEYS_MIN_REFETCH_S + 0.2)  # the verifier's floor between key fetches
+    backend.age_key_fetch(KEYS_MIN_REFETCH_S)  # past the verifier's floor between key fetches
     async with stack.as_service("alt-frontend", "alt-backend") as direct:
         for k, private in ((new_kid, key), (old_kid, old_key)):
             token = jwt.encode(claims(user_id), private, algorithm="EdDSA", headers={"kid": k})
@@ -355,9 +341,9 @@ async def test_deleting_a_user_deletes_the_app_data_too(stack: Stack, backend: B
     assert pending.json() == {"status": "deleted", "app_data": "pending"}
     assert stack.sql("SELECT user_id FROM user_purges") == [{"user_id": later}]
     backend.purge_status = 204
-    for _ in range(100):
-        if not stack.sql("SELECT 1 FROM user_purges"):
-            break
-        await asyncio.sleep(0.1)
-    assert stack.sql("SELECT 1 FROM user_purges") == [], "retried until alt-backend confirmed"
+
+    async def purged() -> bool:
+        return not stack.sql("SELECT 1 FROM user_purges")
+
+    await until(purged, 30, "the purge retried until alt-backend confirmed")
     assert backend.purged.count((str(later), "auth-service")) >= 2

@@ -5,7 +5,6 @@ fetched inside the request, one NOTIFY) and export (and export -> import round t
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ import pytest
 
 from tests.auth.conftest import Browser
 from tests.backend.conftest import CORPUS, BackendStack
+from tests.support.waiting import until
 
 PRIVATE = "private, no-store"
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -105,10 +105,7 @@ async def test_import_folds_nested_folders_into_categories(stack: BackendStack) 
     browser, user_id = await stack.user("nested@example.org")
     tech = await browser.call("POST", "/api/v1/categories", {"name": "Tech"})
     async with notifications(stack) as notified:
-        started = time.monotonic()
         report = await imported(browser, NESTED)
-        elapsed = time.monotonic() - started
-    assert elapsed < 2.0
     assert notified == ["alt_feeds_due"]  # once, however many feeds
     assert report["failed"] == []
     assert report["skipped"] == []
@@ -156,17 +153,29 @@ async def test_import_folds_nested_folders_into_categories(stack: BackendStack) 
 
 async def test_nothing_is_fetched_inside_the_request(stack: BackendStack) -> None:
     browser, _ = await stack.user("nofetch@example.org")
-    data = opml([(None, f"slow {i}", stack.feeds.url(f"/slow/s{i}.xml")) for i in range(3)])
-    started = time.monotonic()
-    report = await imported(browser, data)
-    assert time.monotonic() - started < stack.feeds.slow_s / 2
+    urls = [stack.feeds.url(f"/slow/s{i}.xml") for i in range(3)]
+    report = await imported(browser, opml([(None, f"slow {i}", url) for i, url in enumerate(urls)]))
     assert len(report["added"]) == 3
-    # ... and the pre-processor's fetcher, woken by the import's NOTIFY, fetches them after.
-    for _ in range(100):
-        if all(stack.feeds.seen(f"/slow/s{i}.xml") for i in range(3)):
-            break
-        await asyncio.sleep(0.05)
-    assert all(stack.feeds.seen(f"/slow/s{i}.xml") == 1 for i in range(3))
+    # The answer comes before the slow origin has answered: no feed has been checked yet.
+    assert checked(stack, urls) == [False] * 3
+    # ... and the pre-processor's fetcher, woken by the import's NOTIFY, fetches them after,
+    # each once (a fetch inside the request would have been a second one).
+
+    async def all_checked() -> bool:
+        return checked(stack, urls) == [True] * 3
+
+    await until(all_checked, 30, "the fetcher checking the imported feeds")
+    assert [stack.feeds.seen(f"/slow/s{i}.xml") for i in range(3)] == [1] * 3
+
+
+def checked(stack: BackendStack, urls: list[str]) -> list[bool]:
+    """For each feed, in the order of `urls`: whether the fetcher has checked it."""
+    rows = stack.app(
+        "SELECT url, last_checked_at IS NOT NULL AS checked FROM feeds WHERE url = ANY(%s)",
+        (urls,),
+    )
+    by_url = {row["url"]: row["checked"] for row in rows}
+    return [by_url[url] for url in urls]
 
 
 @pytest.mark.parametrize("content_type", ["text/x-opml", "application/xml", "text/xml"])
@@ -226,7 +235,7 @@ async def test_a_bad_outline_does_not_abort_the_rest(stack: BackendStack) -> Non
     ]
 
 
-async def test_a_thousand_outlines_import_quickly(stack: BackendStack) -> None:
+async def test_a_thousand_outlines_import_in_one_go(stack: BackendStack) -> None:
     browser, user_id = await stack.user("many@example.org")
     # Where nothing listens: the fetcher running beside the test fails them at once, with no
     # DNS lookups and without holding up the origin's feeds.
@@ -236,11 +245,7 @@ async def test_a_thousand_outlines_import_quickly(stack: BackendStack) -> None:
     data = opml(outlines)
     assert data.count(b"<outline") == 1040
     async with notifications(stack) as notified:
-        started = time.monotonic()
         report = await imported(browser, data)
-        elapsed = time.monotonic() - started
-    print(f"imported 1,000 feeds in 40 folders in {elapsed:.3f} s")
-    assert elapsed < 5.0
     assert notified == ["alt_feeds_due"]
     assert len(report["added"]) == 1000
     assert report["failed"] == []
@@ -267,9 +272,7 @@ async def test_the_hostile_corpus_file(stack: BackendStack) -> None:
     assert refused.json()["code"] == "csrf_failed"
     assert stack.rows_of(user_id)["subscriptions"] == []
 
-    started = time.monotonic()
     response = await upload(browser, data)
-    assert time.monotonic() - started < 2.0
     assert response.status_code == 200, response.text
     report = response.json()
     assert "root:" not in response.text

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,9 +11,6 @@ import httpx
 import pytest
 
 from alt.backend import stats
-from alt.backend.storage import articles as stored_articles
-from alt.backend.storage import stats as stored_stats
-from alt.backend.storage.articles import ArticleState
 from alt.platform.identity import USER_TOKEN_HEADER
 from tests.backend.conftest import BackendStack
 from tests.backend.test_articles import NOW, Reader, add_articles, newest_first, reader
@@ -163,20 +158,17 @@ async def test_the_stats_stream_sends_events_and_heartbeats_and_resumes(
         "/v1/articles/mark-read",
         {"scope": "all", "before": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()},
     )
-    started = time.monotonic()
     more, heartbeats = await read_events(lines, 2)
-    elapsed = time.monotonic() - started
     assert [e["id"] for e in more] == ["2", "3"]
     assert more[-1]["data"]["unread_today"] == 0
-    assert heartbeats >= 1
-    assert elapsed < 10 * STATS_EVERY_S
+    # Stats every period: between two of them, only a period's worth of heartbeats.
+    assert 1 <= heartbeats <= 2 * (STATS_EVERY_S // HEARTBEAT_EVERY_S + 1)
     await lines.aclose()  # the client goes away
 
     # A reconnect continues the numbering and gets the stats at once.
     resumed = open_stream(stack, alice, last_event_id="3")
-    started = time.monotonic()
-    (again,), _ = await read_events(resumed, 1)
-    assert time.monotonic() - started < STATS_EVERY_S + 2
+    (again,), heartbeats = await read_events(resumed, 1)
+    assert heartbeats == 0, "the stats at once, before any heartbeat"
     assert (again["id"], again["retry"]) == ("4", stats.RETRY_MS)
     assert again["data"]["unread_today"] == 0
     await resumed.aclose()
@@ -205,16 +197,11 @@ async def test_the_stats_stream_needs_a_user_and_shows_only_the_callers(
         await lines.aclose()
 
 
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def test_lists_and_counts_stay_quick_on_thousands_of_articles(
+async def test_lists_and_counts_are_right_on_thousands_of_articles(
     stack: BackendStack,
 ) -> None:
-    """Timings on loopback for a reader of 20 feeds and 6,000 articles, a fifth read (printed;
-    the bound is loose, the benchmark with a million articles is bench/api's job)."""
+    """A reader of 20 feeds and 6,000 articles, a fifth read: pages, lists and counts answer
+    and add up (how quickly, with a million articles, is bench/api's job)."""
     alice = await reader(stack, {"A": 10, "B": 10}, articles=300)
     articles = newest_first(stack, "a.feed_id = ANY(%s)", (alice.feeds,))
     assert len(articles) == 6000
@@ -224,42 +211,16 @@ async def test_lists_and_counts_stay_quick_on_thousands_of_articles(
         (alice.id, articles[::5]),
     )
     stack.app("ANALYZE articles; ANALYZE read_states; ANALYZE subscriptions")
-    token = await stack.user_token(alice.browser)
-    timings: dict[str, list[float]] = {}
-    async with stack.as_service("alt-frontend", "alt-backend") as client:
-        second_page = (await client.get("/v1/articles", headers={USER_TOKEN_HEADER: token})).json()[
-            "next_cursor"
-        ]
-        cases = {
-            "unread list, page 1": ("/v1/articles", {}),
-            "unread list, page 2": ("/v1/articles", {"cursor": second_page}),
-            "all, limit 100": ("/v1/articles", {"state": "all", "limit": 100}),
-            "category list": ("/v1/articles", {"category_id": alice.categories["A"]}),
-            "unread counts": ("/v1/unread-counts", {}),
-            "stats": ("/v1/stats", {}),
-        }
-        for name, (path, params) in cases.items():
-            for _ in range(30):
-                started = time.perf_counter()
-                answer = await client.get(path, params=params, headers={USER_TOKEN_HEADER: token})
-                timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 200, answer.text
-    for name, values in timings.items():
-        print(f"{name:22} p50 {statistics.median(values):6.1f} ms  p95 {_p(values, 0.95):6.1f} ms")
-        assert statistics.median(values) < 250, (name, values)
-    # The list and counts statements themselves, as PostgreSQL runs them.
-    params = stored_articles.list_params(alice.id, feed_id=None, category_id=None, after=None)
-    for name, sql in (
-        (
-            "unread list SQL",
-            stored_articles.list_queries(
-                ArticleState.unread, limit=20, keyset=False, feed=False, category=False
-            )[0],
-        ),
-        ("unread counts SQL", stored_stats._COUNTS),
-    ):
-        plan = stack.app("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-        print(f"{name:22} {plan[0]['QUERY PLAN'][0]['Execution Time']:6.2f} ms in PostgreSQL")
+    unread = [a for i, a in enumerate(articles) if i % 5]
+    first = (await alice.get("/v1/articles")).json()
+    second = (await alice.get("/v1/articles", cursor=first["next_cursor"])).json()
+    assert [item["id"] for item in first["items"] + second["items"]] == unread[:40]
+    assert len((await alice.get("/v1/articles", state="all", limit=100)).json()["items"]) == 100
+    in_a = (await alice.get("/v1/articles", category_id=alice.categories["A"])).json()["items"]
+    assert len(in_a) == 20
+    assert {item["feed"]["id"] for item in in_a} <= set(alice.feeds[:10])
+    assert (await alice.get("/v1/unread-counts")).json()["total"] == 4800
+    assert (await alice.get("/v1/stats")).json()["articles"] == 6000
 
 
 async def test_the_edge_answers_the_json_routes(stack: BackendStack) -> None:

@@ -18,6 +18,7 @@ from alt.platform.service_tokens import HEADER
 from tests.auth.conftest import Browser
 from tests.backend.conftest import BackendStack
 from tests.helpers import free_port, running, with_overrides
+from tests.support.waiting import until
 
 PRIVATE = "private, no-store"
 
@@ -370,12 +371,12 @@ async def test_refresh_makes_the_feed_due_and_wakes_the_fetcher(stack: BackendSt
     due_at = datetime.fromisoformat(answer["next_check_at"])
     assert started - timedelta(seconds=5) < due_at < datetime.now(UTC) + timedelta(seconds=5)
     # The pre-processor's fetcher, woken, fetches the feed again (hours before it was due).
-    for _ in range(100):
+
+    async def checked_again() -> bool:
         state = stack.app("SELECT last_checked_at FROM feeds WHERE id = %s", (feed_id,))[0]
-        if state["last_checked_at"] >= started:
-            break
-        await asyncio.sleep(0.05)
-    assert state["last_checked_at"] >= started
+        return bool(state["last_checked_at"] >= started)
+
+    await until(checked_again, 30, "the woken fetcher checking the feed again")
     assert stack.feeds.seen("/feeds/zeta.xml") > fetched
     assert (
         await browser.call("POST", "/api/v1/subscriptions/999999999/refresh")
@@ -449,7 +450,6 @@ async def test_a_slow_feed_holds_up_nobody(stack: BackendStack) -> None:
         "POST", "/api/v1/subscriptions", {"url": stack.feeds.url("/feeds/iota.xml")}
     )
     assert known.status_code == 201
-    started = asyncio.get_running_loop().time()
     slow = [
         asyncio.create_task(
             patient.call(
@@ -458,7 +458,11 @@ async def test_a_slow_feed_holds_up_nobody(stack: BackendStack) -> None:
         )
         for i in range(3)
     ]
-    await asyncio.sleep(0.3)
+
+    async def checking() -> bool:
+        return any(stack.feeds.seen(f"/slow/p{i}.xml") for i in range(3))
+
+    await until(checking, 30, "discovery asking the origin for a slow feed")
     quick = [
         await patient.call("GET", "/api/v1/subscriptions"),
         await patient.call("POST", "/api/v1/categories", {"name": "While waiting"}),
@@ -467,10 +471,8 @@ async def test_a_slow_feed_holds_up_nobody(stack: BackendStack) -> None:
         ),
         await other.call("GET", "/api/v1/categories"),
     ]
-    quick_done = asyncio.get_running_loop().time() - started
     assert [r.status_code for r in quick] == [200, 201, 201, 200]
-    assert not any(task.done() for task in slow)
-    assert quick_done < stack.feeds.slow_s
+    assert not any(task.done() for task in slow), "served while the slow feeds were checked"
     answers = await asyncio.gather(*slow)
     assert [a.status_code for a in answers] == [201, 201, 201]
 
