@@ -271,9 +271,9 @@ def port_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_envoy_validates_the_shipped_config() -> None:
-    command = [envoy_binary(), "--mode", "validate", "--disable-hot-restart"]
+    command = [str(envoy_binary()), "--mode", "validate", "--disable-hot-restart"]
     result = subprocess.run(
-        [*command, "-c", DEPLOY / "envoy.yaml"], capture_output=True, text=True, timeout=120
+        [*command, "-c", str(DEPLOY / "envoy.yaml")], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.rstrip().endswith("OK"), result.stdout
