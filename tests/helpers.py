@@ -14,7 +14,8 @@ from starlette.types import ASGIApp
 from alt.config import Settings, load_settings
 from alt.platform.http_app import create_app
 from alt.services import SERVICES
-from tests.support.ports import free_port
+from tests.support.ports import free_port as free_port  # the tests import it from here
+from tests.support.ports import free_ports
 from tests.support.waiting import until
 
 SERVE_WITHIN_S = 30.0
@@ -34,7 +35,11 @@ URL_ENV = {
 
 def loopback_urls() -> dict[str, str]:
     """Every service URL setting on a free loopback port."""
-    return {URL_ENV[name]: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
+    ports = free_ports(len(SERVICES))
+    return {
+        URL_ENV[name]: f"http://127.0.0.1:{port}"
+        for name, port in zip(SERVICES, ports, strict=True)
+    }
 
 
 def with_overrides(settings: Settings, **overrides: object) -> Settings:
@@ -57,7 +62,9 @@ async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
     apps = {}
     for name in names:
         spec = SERVICES[name]
-        apps[settings.service_port(name)] = create_app(
+        port = settings.service_port(name)
+        assert port not in apps, f"{name} would share port {port} with another service"
+        apps[port] = create_app(
             spec, settings, importlib.import_module(spec.module).parts(settings)
         )
     async with serving(apps):

