@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import re
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -103,3 +105,30 @@ async def _has_started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool
     if task.done():
         task.result()  # raises why it could not start
     return server.started
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("name"):
+            self.fields.setdefault(values["name"] or "", values.get("value") or "")
+
+
+def form_values(html: str) -> dict[str, str]:
+    """The name and value of every input of a page (the first of each name)."""
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.fields
+
+
+def inline_scripts(html: str) -> list[str]:
+    """The page's script elements that are not a `src` of our own `/static/` files."""
+    return [
+        tag
+        for tag in re.findall(r"<script\b[^>]*>", html, flags=re.I)
+        if not re.fullmatch(r'<script src="/static/[^"<>]+"( defer)?>', tag)
+    ]

@@ -121,14 +121,12 @@ async def test_calls_without_a_valid_service_token_are_refused(
 
 async def test_public_frontend_needs_no_token(everything: Settings) -> None:
     async with httpx.AsyncClient(base_url=everything.service_url("alt-frontend")) as client:
-        page = await client.get("/")
+        home = await client.get("/")
+        page = await client.get(home.headers["location"])
+    assert home.status_code == 303  # to the login page, which needs no token
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    # The status page asked every other service for its health.
-    for name in SERVICES:
-        if name != "alt-frontend":
-            assert f"<b>{name}</b>: up" in page.text
 
 
 async def test_request_id_is_kept_replaced_or_made(everything: Settings) -> None:

@@ -16,6 +16,7 @@ import pytest
 from alt.auth.settings import AuthSettings
 from alt.auth.setup import issue_setup_token, setup_link
 from tests.auth.conftest import PASSWORD, Browser, Stack
+from tests.helpers import form_values, inline_scripts
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +47,10 @@ async def open_setup(browser: Browser, link: str) -> dict[str, str]:
     page = await browser.http.get(link)
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
-    assert "<script" not in page.text
+    assert inline_scripts(page.text) == []
     assert "form-action 'self'" in page.headers["content-security-policy"]
-    fields = {}
-    for name in ("csrf_token", "token"):
-        fields[name] = page.text.split(f"name={name} value='", 1)[1].split("'", 1)[0]
-    return fields
+    values = form_values(page.text)
+    return {name: values[name] for name in ("csrf_token", "token")}
 
 
 async def submit_setup(

@@ -125,6 +125,38 @@ async def call_auth(
     return response
 
 
+async def validate_session(request: Request, *, unsafe: bool, csrf: str | None) -> dict[str, Any]:
+    """auth-service's word on the browser's session: the user, a short-lived user token for
+    alt-backend and the session's CSRF token. 401 without a valid session; 403 when `unsafe`
+    and `csrf` is not the session's token."""
+    edge = edge_of(request)
+    session = request.cookies.get(edge.session_cookie)
+    if not session:
+        raise AltError(401, "unauthenticated", "Log in to do this.")
+    body = {
+        "session_token": session[:128],
+        "unsafe": unsafe,
+        "csrf_token": (csrf or "")[:128] or None,
+    }
+    answer = await call_auth(
+        request,
+        "POST",
+        "/v1/auth/validate",
+        json=body,
+        headers={"content-type": "application/json"},
+    )
+    if answer.status_code in (401, 403):
+        data = answer.json()
+        raise AltError(
+            answer.status_code,
+            data.get("code", "unauthenticated"),
+            data.get("message", "Log in to do this."),
+        )
+    answer.raise_for_status()
+    payload: dict[str, Any] = answer.json()
+    return payload
+
+
 def relay(upstream: httpx.Response, edge: Edge) -> Response:
     """auth-service's answer for the browser: body and status as they are, the session
     instructions turned into cookies, nothing else of its headers."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from alt.frontend.edge import apply_cookies, call_auth, edge_of
+from alt.frontend.ui.render import render
 from alt.platform.auth_wire import SETUP_PATH
 from alt.platform.errors import AltError
 
@@ -58,59 +58,23 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in fields.items()}
 
 
-def _page(title: str, body: str, status: int) -> HTMLResponse:
-    page = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width, initial-scale=1'>"
-        f"<title>{title} · Alt</title><h1>{title}</h1>{body}</html>"
-    )
-    return HTMLResponse(page, status_code=status)
-
-
-def _notice(message: str | None) -> str:
-    return f"<p role=alert>{escape(message)}</p>" if message else ""
-
-
-def _hidden(name: str, value: str) -> str:
-    return f"<input type=hidden name={name} value='{escape(value, quote=True)}'>"
-
-
 def login_page(
-    csrf: str, next_path: str, message: str | None = None, status: int = 200
+    request: Request, csrf: str, next_path: str, message: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    form = (
-        "<form method=post action=/login>"
-        f"{_hidden('csrf_token', csrf)}{_hidden('next', next_path)}"
-        "<p><label>E-mail <input name=email type=email autocomplete=username required></label>"
-        "<p><label>Password <input name=password type=password "
-        "autocomplete=current-password required></label>"
-        "<p><label>Code (if you use two-factor login) <input name=code "
-        "autocomplete=one-time-code inputmode=numeric></label>"
-        "<p><button>Log in</button></form>"
-    )
-    return _page("Log in", _notice(message) + form, status)
+    context = {"csrf": csrf, "value": next_path, "message": message}
+    return render(request, "login.html", context, status=status)
 
 
 def setup_page(
-    csrf: str, token: str, message: str | None = None, status: int = 200
+    request: Request, csrf: str, token: str, message: str | None = None, status: int = 200
 ) -> HTMLResponse:
     """The first admin's account, from the one-time setup link that `alt up` prints."""
-    form = (
-        "<p>This Alt has no admin yet: create the admin's account.</p>"
-        f"<form method=post action={SETUP_PATH}>"
-        f"{_hidden('csrf_token', csrf)}{_hidden('token', token)}"
-        "<p><label>E-mail <input name=email type=email autocomplete=username required></label>"
-        "<p><label>Password <input name=password type=password "
-        "autocomplete=new-password required></label>"
-        "<p><label>Password again <input name=password_again type=password "
-        "autocomplete=new-password required></label>"
-        "<p><button>Create the admin</button></form>"
-    )
-    return _page("Set up Alt", _notice(message) + form, status)
+    context = {"csrf": csrf, "value": token, "message": message, "action": SETUP_PATH}
+    return render(request, "setup.html", context, status=status)
 
 
-Page = Callable[[str, str, str | None, int], Response]
-"""A form page: (CSRF token, the form's own hidden value, message, status)."""
+Page = Callable[[Request, str, str, str | None, int], Response]
+"""A form page: (request, CSRF token, the form's own hidden value, message, status)."""
 
 
 async def _fresh_form(
@@ -119,9 +83,9 @@ async def _fresh_form(
     """`page` with a CSRF token for this browser (a pre-session's when not logged in)."""
     answer = await call_auth(request, "POST", "/v1/auth/csrf")
     if answer.status_code != 200:
-        response = page("", value, _MESSAGES[429], 429)
+        response = page(request, "", value, _MESSAGES[429], 429)
     else:
-        response = page(answer.json()["csrf_token"], value, message, status)
+        response = page(request, answer.json()["csrf_token"], value, message, status)
     apply_cookies(answer, response, edge_of(request))
     return response
 
@@ -152,7 +116,7 @@ async def _submit(
         response = await _fresh_form(request, page, value, _MESSAGES[403], 403)
     else:
         message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
-        response = page(csrf, value, message, answer.status_code)
+        response = page(request, csrf, value, message, answer.status_code)
     apply_cookies(answer, response, edge_of(request))
     return response
 
@@ -214,7 +178,7 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
         fields = await form_fields(request)
         token, csrf = fields.get("token", "")[:128], fields.get("csrf_token", "")[:128]
         if fields.get("password") != fields.get("password_again"):
-            return setup_page(csrf, token, "The passwords differ.", 422)
+            return setup_page(request, csrf, token, "The passwords differ.", 422)
         admin = {
             "token": token,
             "email": fields.get("email", "")[:320],

@@ -20,7 +20,14 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from alt.frontend.edge import call_auth, clear_cookie, client_ip, edge_of, relay
+from alt.frontend.edge import (
+    call_auth,
+    clear_cookie,
+    client_ip,
+    edge_of,
+    relay,
+    validate_session,
+)
 from alt.platform.auth_wire import CLIENT_IP_HEADER, CSRF_HEADER, SAFE_METHODS
 from alt.platform.errors import AltError, error_response
 from alt.platform.identity import USER_TOKEN_HEADER
@@ -80,32 +87,9 @@ def _passthrough(request: Request) -> dict[str, Any]:
 
 async def user_token(request: Request) -> str:
     """Validate the session cookie with auth-service; the user token for alt-backend."""
-    edge = edge_of(request)
-    session = request.cookies.get(edge.session_cookie)
-    if not session:
-        raise AltError(401, "unauthenticated", "Log in to do this.")
     unsafe = request.method.upper() not in SAFE_METHODS
-    body = {
-        "session_token": session[:128],
-        "unsafe": unsafe,
-        "csrf_token": (request.headers.get(CSRF_HEADER) or "")[:128] or None,
-    }
-    answer = await call_auth(
-        request,
-        "POST",
-        "/v1/auth/validate",
-        json=body,
-        headers={"content-type": "application/json"},
-    )
-    if answer.status_code in (401, 403):
-        data = answer.json()
-        raise AltError(
-            answer.status_code,
-            data.get("code", "unauthenticated"),
-            data.get("message", "Log in to do this."),
-        )
-    answer.raise_for_status()
-    token: str = answer.json()["token"]
+    answer = await validate_session(request, unsafe=unsafe, csrf=request.headers.get(CSRF_HEADER))
+    token: str = answer["token"]
     return token
 
 

@@ -1,38 +1,41 @@
 """The alt-frontend service, the only public one: the edge in front of every other service.
 
-It serves the login pages, passes `/api/auth/*` to auth-service and `/api/v1/*` (with a
-verified user token) to alt-backend, and, until the reader UI exists, a status page of the
-services. Every response of its routes carries security headers; state-changing requests from
-other sites are refused; obvious attack probes get 403 and are reported to auth-service's audit
-log; paths it does not serve get 404 (405 for a known path with another method).
+It serves the reader UI (pages rendered from alt-backend's and auth-service's answers, see
+`alt.frontend.ui`), passes `/api/auth/*` to auth-service and `/api/v1/*` (with a verified user
+token) to alt-backend. Every response of its routes carries security headers; state-changing
+requests from other sites are refused; obvious attack probes get 403 and are reported to
+auth-service's audit log; paths it does not serve get 404 (405 for a known path with another
+method).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from html import escape
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from starlette.routing import Match
 
 from alt.config import Settings
 from alt.frontend import pages, proxy
 from alt.frontend.edge import AUTH, Edge, client_ip, edge_of, refuse_cross_site
+from alt.frontend.ui import assets, reading, status
+from alt.frontend.ui.route import page_route
 from alt.platform.errors import error_response
 from alt.platform.guarded_route import guarded_route
 from alt.platform.http_app import ServiceContext, ServiceParts
 from alt.platform.logging import get_logger
-from alt.services import SERVICES
 
 log = get_logger(__name__)
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    # Strict: scripts and styles only from our own files (no inline code, no eval), images of
+    # articles only through the image proxy, no framing.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; "
+    "worker-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -79,35 +82,6 @@ async def report_probe(request: Request, reason: str) -> None:
         log.warning("probe_report_failed", error=type(exc).__name__)
 
 
-async def _service_status(ctx: ServiceContext, name: str) -> tuple[str, str]:
-    try:
-        response = await ctx.services.get(name, "/v1/health", timeout=2.0)
-        missing = response.json().get("not_built") or []
-    except Exception:
-        return name, "down"
-    return name, ("up; not built yet: " + ", ".join(missing)) if missing else "up"
-
-
-def _status_router(route_class: type[Any]) -> APIRouter:
-    router = APIRouter(route_class=route_class)
-
-    @router.get("/", response_class=HTMLResponse)
-    async def status_page(request: Request) -> HTMLResponse:
-        ctx: ServiceContext = request.app.state.ctx
-        others = [name for name in SERVICES if name != ctx.spec.name]
-        rows = await asyncio.gather(*(_service_status(ctx, name) for name in others))
-        items = "".join(f"<li><b>{escape(name)}</b>: {escape(state)}</li>" for name, state in rows)
-        page = (
-            "<!doctype html><html lang=en><meta charset=utf-8>"
-            "<meta name=viewport content='width=device-width, initial-scale=1'>"
-            f"<title>Alt</title><h1>Alt</h1><p>The reader is not built yet. Services:</p>"
-            f"<ul>{items}</ul></html>"
-        )
-        return HTMLResponse(page)
-
-    return router
-
-
 def _fallback_router(route_class: type[Any]) -> APIRouter:
     """Last in line: CORS preflights, then 405 or 404 for everything no route serves."""
     router = APIRouter(route_class=route_class)
@@ -150,12 +124,15 @@ def _lifespan(edge: Edge) -> Any:
 def parts(settings: Settings) -> ServiceParts:
     edge = Edge.build(settings, settings.edge)
     route_class = guarded_route(report_probe, response_headers)
+    page_class = page_route(route_class)
     guarded = [Depends(refuse_cross_site)]
     routers = [
         APIRouter(lifespan=_lifespan(edge)),
-        _status_router(route_class),
-        pages.router(route_class, guarded),
+        assets.router(route_class),
+        pages.router(page_class, guarded),
+        reading.router(page_class, guarded),
+        status.router(page_class, guarded),
         proxy.router(route_class, guarded),
         _fallback_router(route_class),
     ]
-    return ServiceParts(routers=routers, not_built=["the reader UI"])
+    return ServiceParts(routers=routers)
