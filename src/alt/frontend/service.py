@@ -21,7 +21,16 @@ from starlette.routing import Match
 from alt.config import Settings
 from alt.frontend import pages, proxy
 from alt.frontend.edge import AUTH, Edge, client_ip, edge_of, refuse_cross_site
-from alt.frontend.ui import assets, reading, status
+from alt.frontend.ui import (
+    accounts,
+    admin,
+    assets,
+    pwa,
+    reading,
+    stats,
+    status,
+    subscriptions,
+)
 from alt.frontend.ui.route import page_route
 from alt.platform.errors import error_response
 from alt.platform.guarded_route import guarded_route
@@ -131,6 +140,11 @@ def parts(settings: Settings) -> ServiceParts:
         assets.router(route_class),
         pages.router(page_class, guarded),
         reading.router(page_class, guarded),
+        subscriptions.router(page_class, guarded),
+        stats.router(page_class, guarded),
+        accounts.router(page_class, guarded),
+        admin.router(page_class, guarded),
+        pwa.router(page_class, guarded),
         status.router(page_class, guarded),
         proxy.router(route_class, guarded),
         _fallback_router(route_class),

@@ -1,0 +1,2 @@
+// Live counts from the stats stream (filled in by the stats work).
+"use strict";

@@ -1,0 +1,14 @@
+"""The subscription pages: adding feeds, categories, OPML, feed health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+
+def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> APIRouter:
+    r = APIRouter(route_class=route_class, dependencies=list(dependencies), include_in_schema=False)
+    return r
