@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -68,19 +69,40 @@ def manifest(locale: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class WorkerBuild:
+    version: str
+    shell: list[str]
+
+    @property
+    def json(self) -> str:
+        return json.dumps({"version": self.version, "shell": self.shell, "offline": OFFLINE_PAGE})
+
+
+def build_of(worker: bytes, offline_template: bytes, shell: list[str]) -> WorkerBuild:
+    """The worker's build: a version that changes whenever the worker, the offline page's
+    template or any URL of the shell (which carries its file's hash) does."""
+    digest = hashlib.sha256(worker + b"\0" + offline_template)
+    for url in shell:
+        digest.update(b"\0" + url.encode())
+    return WorkerBuild(digest.hexdigest()[:12], shell)
+
+
+@cache
+def worker_build() -> WorkerBuild:
+    """The build of this release: every static file at its version, and the offline page."""
+    shell = [asset_url(name) for name in sorted(assets()) if name != WORKER] + [OFFLINE_PAGE]
+    template = files("alt.frontend").joinpath("templates", OFFLINE_TEMPLATE).read_bytes()
+    return build_of(assets()[WORKER].body, template, shell)
+
+
 @cache
 def worker_source() -> bytes:
-    """sw.js with the shell's URLs and a version that changes whenever any of them does."""
+    """sw.js with its build written in."""
     source = assets()[WORKER].body.decode()
     if source.count(WORKER_BUILD) != 1:
         raise RuntimeError(f"static/{WORKER} must hold the line {WORKER_BUILD!r} once")
-    template = files("alt.frontend").joinpath("templates", OFFLINE_TEMPLATE).read_bytes()
-    shell = [asset_url(name) for name in sorted(assets()) if name != WORKER] + [OFFLINE_PAGE]
-    digest = hashlib.sha256(source.encode() + template)
-    for url in shell:
-        digest.update(url.encode())
-    build = {"version": digest.hexdigest()[:12], "shell": shell, "offline": OFFLINE_PAGE}
-    return source.replace(WORKER_BUILD, f"const BUILD = {json.dumps(build)};").encode()
+    return source.replace(WORKER_BUILD, f"const BUILD = {worker_build().json};").encode()
 
 
 async def unread_article_pages(request: Request, viewer: ViewerDep) -> list[str]:

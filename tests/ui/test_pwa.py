@@ -1,0 +1,267 @@
+"""The installable app in a real browser: the manifest and its icons, Chromium's installability
+checks, the service worker (the app shell offline, the saved unread articles, the queue of
+read/star changes made offline, everything of the user's gone at logout) and the offline page."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Request, expect
+
+from alt.frontend.ui.assets import asset_url, assets
+from alt.frontend.ui.pwa import OFFLINE_PAGE, build_of, worker_build
+from tests.backend.conftest import BackendStack
+from tests.backend.test_articles import add_articles, make_feed
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, UI
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CONTROLLED = "navigator.serviceWorker.controller !== null"
+CACHE_NAMES = "async () => await caches.keys()"
+SAVED_PAGES = """async () => {
+  const name = (await caches.keys()).find((key) => key.startsWith("alt-articles-"));
+  if (!name) return null;
+  const keys = await (await caches.open(name)).keys();
+  return keys.map((request) => new URL(request.url).pathname);
+}"""
+ONLINE_EVENT = "window.dispatchEvent(new Event('online'))"
+CACHED_URLS = """async () => {
+  const urls = [];
+  for (const name of await caches.keys()) {
+    for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+  }
+  return urls;
+}"""
+QUEUED = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("alt-offline", 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const count = open.result.transaction("queue").objectStore("queue").count();
+    count.onsuccess = () => resolve(count.result);
+  };
+})"""
+# A read/star button's request as htmx sends it (js/app.js adds the CSRF header).
+POST_AS_HTMX = """async ([path, csrf]) => (await fetch(path, {
+  method: "POST", headers: {"X-CSRF-Token": csrf, "HX-Request": "true"},
+})).status"""
+ARTICLE_URL = re.compile(r"http://[^/]+/articles/\d+")
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    assert body.startswith(PNG_SIGNATURE)
+    width, height = struct.unpack(">II", body[16:24])
+    return width, height
+
+
+async def controlled(ui: UI) -> None:
+    """The worker is installed (the shell cached) and controls the page."""
+    await ui.page.wait_for_function(CONTROLLED)
+
+
+async def reader_with_articles(ui: UI, email: str, count: int) -> list[int]:
+    """A logged-in user subscribed to a feed of `count` articles (ids newest first)."""
+    feed_name = email.split("@")[0]
+    feed_id = make_feed(ui.stack, feed_name)
+    article_ids = add_articles(ui.stack, feed_id, count)
+    await ui.new_user(email)
+    made = await api(
+        ui, "POST", "/v1/subscriptions", {"url": ui.stack.feeds.url(f"/feeds/{feed_name}.xml")}
+    )
+    assert made["feed"]["id"] == feed_id
+    return article_ids
+
+
+async def api(ui: UI, method: str, path: str, body: Any = None) -> Any:
+    """alt-backend's API through the edge, with the browser's session and CSRF token."""
+    csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+    response = await ui.context.request.fetch(
+        ui.url("/api" + path),
+        method=method,
+        headers={"X-CSRF-Token": csrf or ""},
+        data=body,
+    )
+    assert response.ok, await response.text()
+    return await response.json() if response.status != 204 else None
+
+
+async def test_the_manifest_describes_the_app_and_its_icons_load(ui: UI) -> None:
+    answer = await ui.context.request.get(ui.url("/manifest.webmanifest"))
+    assert answer.headers["content-type"] == "application/manifest+json"
+    manifest = await answer.json()
+    assert manifest["name"] == manifest["short_name"] == "Alt"
+    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == (
+        "/",
+        "/",
+        "standalone",
+    )
+    assert manifest["lang"] == "en"
+    assert manifest["theme_color"]
+    assert manifest["background_color"]
+    sizes = {}
+    for icon in manifest["icons"]:
+        loaded = await ui.context.request.get(ui.url(icon["src"]))
+        assert loaded.ok
+        assert loaded.headers["content-type"] == icon["type"]
+        if icon["type"] == "image/png":
+            width, height = png_size(await loaded.body())
+            assert icon["sizes"] == f"{width}x{height}"
+            sizes[icon.get("purpose", "any"), width] = icon["src"]
+    assert set(sizes) == {("any", 192), ("any", 512), ("maskable", 512)}
+
+
+async def test_the_manifest_speaks_the_browsers_language(ui: UI) -> None:
+    answer = await ui.context.request.get(
+        ui.url("/manifest.webmanifest"), headers={"Accept-Language": "ja"}
+    )
+    manifest = await answer.json()
+    assert manifest["lang"] == "ja"
+    assert manifest["description"] == "購読フィードと、その全文と要約。"
+
+
+async def test_chromium_finds_no_manifest_or_installability_error(
+    stack: BackendStack, chromium: Browser, tmp_path: Path
+) -> None:
+    # A profile on disk: Chromium offers no installing in an incognito profile (a new context's).
+    context = await chromium.browser_type.launch_persistent_context(
+        tmp_path / "profile", executable_path=CHROMIUM, args=CHROMIUM_ARGS, viewport=DESKTOP
+    )
+    try:
+        ui = UI(stack, context, await context.new_page())
+        await ui.new_user("install@example.org")
+        await controlled(ui)
+        cdp = await context.new_cdp_session(ui.page)
+        manifest = await cdp.send("Page.getAppManifest")
+        assert manifest["url"] == ui.url("/manifest.webmanifest")
+        assert manifest["errors"] == []
+        installability = await cdp.send("Page.getInstallabilityErrors")
+        assert installability["installabilityErrors"] == []
+    finally:
+        await context.close()
+
+
+async def test_the_worker_is_served_at_the_root_and_revalidated(ui: UI) -> None:
+    answer = await ui.context.request.get(ui.url("/sw.js"))
+    assert answer.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert answer.headers["cache-control"] == "no-cache"
+    assert answer.headers["service-worker-allowed"] == "/"
+    build = worker_build()
+    assert f"const BUILD = {build.json};" in await answer.text()
+    versioned = {asset_url(name) for name in assets() if name != "sw.js"}
+    assert set(build.shell) == versioned | {OFFLINE_PAGE}
+
+
+def test_the_workers_version_changes_with_any_file_of_the_shell() -> None:
+    worker, template, shell = b"worker", b"offline", ["/static/a.css?v=1", "/static/b.js?v=1"]
+    version = build_of(worker, template, shell).version
+    assert build_of(worker, template, list(shell)).version == version
+    changed = [
+        build_of(b"worker 2", template, shell),
+        build_of(worker, b"offline 2", shell),
+        build_of(worker, template, ["/static/a.css?v=2", "/static/b.js?v=1"]),
+        build_of(worker, template, shell[:1]),
+    ]
+    assert version not in {build.version for build in changed}
+
+
+async def test_the_worker_installs_and_controls_the_page(ui: UI) -> None:
+    await ui.new_user("worker@example.org")
+    await controlled(ui)
+    names = await ui.page.evaluate(CACHE_NAMES)
+    assert f"alt-shell-{worker_build().version}" in names
+    assert [name for name in names if name.startswith("alt-shell-")] == [
+        f"alt-shell-{worker_build().version}"
+    ]
+
+
+async def test_offline_a_reload_shows_the_shell_and_the_offline_page(ui: UI) -> None:
+    await ui.new_user("offline@example.org")
+    await controlled(ui)
+    await ui.context.set_offline(True)
+    await ui.page.reload()
+    assert await ui.page.title() == "Offline · Alt"
+    assert await ui.page.get_by_role("heading", name="You are offline").is_visible()
+    # The shell's style sheet came from the cache: the top bar is laid out.
+    assert await ui.page.eval_on_selector(".topbar", "el => getComputedStyle(el).display") == "flex"
+
+
+async def test_the_worker_caches_nothing_but_the_shell_and_article_pages(ui: UI) -> None:
+    article, *_ = await reader_with_articles(ui, "nothing-else@example.org", 3)
+    await controlled(ui)
+    await ui.page.wait_for_function(SAVED_PAGES)  # the refresh has run
+    await ui.page.reload()
+    await api(ui, "GET", "/v1/articles")
+    await api(ui, "POST", "/v1/articles/read", {"ids": [article]})
+    await ui.page.evaluate("fetch('/offline/articles.json')")
+    cached = await ui.page.evaluate(CACHED_URLS)
+    shell = {ui.url(url) for url in worker_build().shell}
+    others = [url for url in cached if url not in shell and not ARTICLE_URL.fullmatch(url)]
+    assert others == []
+
+
+async def test_changes_made_offline_are_sent_in_order_with_their_token_once_online(
+    ui: UI,
+) -> None:
+    first, second = await reader_with_articles(ui, "queue@example.org", 2)
+    await controlled(ui)
+    csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+    sent_online: list[tuple[str, str | None]] = []
+    online = False
+
+    def worker_posted(request: Request) -> None:
+        if online and request.method == "POST" and request.service_worker:
+            sent_online.append((request.url, request.headers.get("x-csrf-token")))
+
+    ui.context.on("request", worker_posted)
+    await ui.context.set_offline(True)
+    for path in (f"/articles/{first}/star", f"/articles/{second}/read"):
+        assert await ui.page.evaluate(POST_AS_HTMX, [path, csrf]) == 204
+    pending = ui.page.locator("#offline-status")
+    await expect(pending).to_have_text("2 changes made offline are waiting to be sent.")
+    online = True
+    await ui.context.set_offline(False)
+    await ui.page.evaluate(ONLINE_EVENT)
+    await expect(pending).not_to_have_text(re.compile("waiting"))
+    assert sent_online == [
+        (ui.url(f"/articles/{first}/star"), csrf),
+        (ui.url(f"/articles/{second}/read"), csrf),
+    ]
+
+
+async def test_logging_out_deletes_the_saved_articles(ui: UI) -> None:
+    await reader_with_articles(ui, "leaves@example.org", 2)
+    await controlled(ui)
+    await ui.page.wait_for_function(SAVED_PAGES)
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Log out").click()
+    assert ui.page.url.startswith(ui.url("/login"))
+    names = await ui.page.evaluate(CACHE_NAMES)
+    assert [name for name in names if name.startswith("alt-articles-")] == []
+    assert f"alt-shell-{worker_build().version}" in names
+
+
+async def test_logging_out_offline_forgets_the_queued_changes(ui: UI) -> None:
+    (article,) = await reader_with_articles(ui, "leaves-offline@example.org", 1)
+    await controlled(ui)
+    csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+    await ui.context.set_offline(True)
+    assert await ui.page.evaluate(POST_AS_HTMX, [f"/articles/{article}/star", csrf]) == 204
+    await expect(ui.page.locator("#offline-status")).to_be_visible()
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Log out").click()
+    assert await ui.page.title() == "Offline · Alt"
+    assert await ui.page.evaluate(QUEUED) == 0
+    assert await ui.page.evaluate(SAVED_PAGES) is None
+
+
+async def test_the_offline_page_passes_axe(ui: UI) -> None:
+    await ui.goto(OFFLINE_PAGE)
+    assert await ui.page.get_by_role("heading", name="You are offline").is_visible()
+    assert await ui.axe() == []
+    await ui.screenshots("pwa-offline")
+
+
+async def test_the_offline_page_in_japanese(ui: UI) -> None:
+    answer = await ui.context.request.get(ui.url(OFFLINE_PAGE), headers={"Accept-Language": "ja"})
+    assert "オフラインです" in await answer.text()
