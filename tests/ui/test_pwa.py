@@ -200,6 +200,15 @@ async def test_the_worker_caches_nothing_but_the_shell_and_article_pages(ui: UI)
     assert others == []
 
 
+async def test_the_saved_articles_are_the_newest_200_unread(ui: UI) -> None:
+    anonymous = await ui.context.request.get(ui.url("/offline/articles.json"))
+    assert anonymous.url.startswith(ui.url("/login"))
+    newest, *others = await reader_with_articles(ui, "two-hundred@example.org", 205)
+    await api(ui, "POST", "/v1/articles/read", {"ids": [newest]})
+    answer = await ui.context.request.get(ui.url("/offline/articles.json"))
+    assert (await answer.json())["pages"] == [f"/articles/{id}" for id in others[:200]]
+
+
 async def test_changes_made_offline_are_sent_in_order_with_their_token_once_online(
     ui: UI,
 ) -> None:

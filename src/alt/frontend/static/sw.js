@@ -26,6 +26,7 @@ const KEPT_HEADERS = ["content-type", "x-csrf-token", "hx-request", "accept"];
 let lastRefresh = 0;
 let refreshing = null;
 let flushing = null;
+let mayHaveQueued = true; // false once a flush found the queue empty: no IndexedDB per fetch
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -72,7 +73,7 @@ self.addEventListener("fetch", (event) => {
   } else if (request.mode === "navigate") {
     // The login page means no session (logged out, or expired): the saved pages are not yours.
     if (url.pathname === "/login") event.waitUntil(forgetUser());
-    event.respondWith(networkFirst(request, url));
+    event.respondWith(networkFirst(request, url, event));
   }
   // Any fetch is a sign that the browser may be online again.
   event.waitUntil(flush());
@@ -82,14 +83,17 @@ async function cacheFirst(request) {
   return (await caches.match(request)) || fetch(request);
 }
 
-async function networkFirst(request, url) {
+async function networkFirst(request, url, event) {
   try {
     return await fetch(request);
   } catch (error) {
     const saved = ARTICLE.test(url.pathname) && await caches.match(url.pathname, { cacheName: ARTICLES_CACHE });
-    return saved || (await caches.match(BUILD.offline, { cacheName: SHELL_CACHE })) || Response.error();
+    if (saved) {
+      event.waitUntil(markReadLater(url.pathname, saved.clone()));
+      return saved;
+    }
+    return (await caches.match(BUILD.offline, { cacheName: SHELL_CACHE })) || Response.error();
   }
-  return response;
 }
 
 // ---- The saved articles --------------------------------------------------------------------
@@ -140,6 +144,7 @@ async function forgetUser() {
   lastRefresh = 0;
   await caches.delete(ARTICLES_CACHE);
   await queue("readwrite", (store) => store.clear());
+  mayHaveQueued = false;
   await tellPending();
 }
 
@@ -156,10 +161,23 @@ async function sendOrQueue(request) {
     }
   }
   // Queued behind any change still waiting, so that they are sent in the order they were made.
-  await queue("readwrite", (store) => store.add(kept));
+  await enqueue(kept);
+  return done(request);
+}
+
+// Opening an article is reading it: online the article page marks it read; a saved copy opened
+// offline queues that mark, with the CSRF token of the page (the session it was saved in).
+async function markReadLater(page, saved) {
+  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(await saved.text());
+  if (!token) return;
+  await enqueue({ url: new URL(`${page}/read`, self.location.origin).href, headers: { "x-csrf-token": token[1] }, body: "" });
+}
+
+async function enqueue(change) {
+  await queue("readwrite", (store) => store.add(change));
+  mayHaveQueued = true;
   await tellPending();
   if (self.registration.sync) self.registration.sync.register("alt-queue").catch(() => {});
-  return done(request);
 }
 
 // What a queued change needs to be sent again later: its address, headers and body.
@@ -179,6 +197,7 @@ function done(request) {
 }
 
 function flush() {
+  if (!mayHaveQueued) return Promise.resolve();
   if (!flushing) flushing = sendQueued().finally(() => { flushing = null; });
   return flushing;
 }
@@ -188,7 +207,10 @@ async function sendQueued() {
   let failed = 0;
   for (;;) {
     const first = await queue("readonly", (store) => store.openCursor());
-    if (!first) break;
+    if (!first) {
+      mayHaveQueued = false;
+      break;
+    }
     const change = first.value;
     let response;
     try {
