@@ -4,6 +4,7 @@ read/star changes made offline, everything of the user's gone at logout) and the
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 from pathlib import Path
@@ -14,11 +15,14 @@ from playwright.async_api import Browser, Request, expect
 from alt.frontend.ui.assets import asset_url, assets
 from alt.frontend.ui.pwa import OFFLINE_PAGE, build_of, worker_build
 from tests.backend.conftest import BackendStack
-from tests.backend.test_articles import add_articles, make_feed
+from tests.backend.test_articles import make_feed
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, UI
 
+WAIT_S = 30
+POLL_MS = 100
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CONTROLLED = "navigator.serviceWorker.controller !== null"
+# A function, not an expression: Playwright would eval() an expression, which the CSP forbids.
+CONTROLLED = "() => navigator.serviceWorker.controller !== null"
 CACHE_NAMES = "async () => await caches.keys()"
 SAVED_PAGES = """async () => {
   const name = (await caches.keys()).find((key) => key.startsWith("alt-articles-"));
@@ -60,27 +64,43 @@ async def controlled(ui: UI) -> None:
     await ui.page.wait_for_function(CONTROLLED)
 
 
+def add_articles(ui: UI, feed_id: int, count: int) -> list[int]:
+    """`count` articles as ingestion leaves them (sanitised HTML), a minute apart; their ids
+    newest first."""
+    rows = ui.stack.app(
+        "INSERT INTO articles (feed_id, entry_hash, title, url, published_at, content_html)"
+        " SELECT %(feed)s, sha256(convert_to(%(feed)s || '/' || g, 'UTF8')),"
+        "        'Story ' || g, 'https://example.org/' || %(feed)s || '/' || g,"
+        "        now() - g * interval '1 minute', '<p>The text of story ' || g || '.</p>'"
+        "   FROM generate_series(1, %(count)s) g ORDER BY g RETURNING id",
+        {"feed": feed_id, "count": count},
+    )
+    return [row["id"] for row in rows]
+
+
 async def reader_with_articles(ui: UI, email: str, count: int) -> list[int]:
-    """A logged-in user subscribed to a feed of `count` articles (ids newest first)."""
+    """A user subscribed to a feed of `count` articles (ids newest first), then logged in
+    through the form (so that the first page the worker sees has them)."""
     feed_name = email.split("@")[0]
     feed_id = make_feed(ui.stack, feed_name)
-    article_ids = add_articles(ui.stack, feed_id, count)
-    await ui.new_user(email)
-    made = await api(
-        ui, "POST", "/v1/subscriptions", {"url": ui.stack.feeds.url(f"/feeds/{feed_name}.xml")}
-    )
-    assert made["feed"]["id"] == feed_id
+    article_ids = add_articles(ui, feed_id, count)
+    http, _ = await ui.stack.user(email)
+    feed = {"url": ui.stack.feeds.url(f"/feeds/{feed_name}.xml")}
+    made = await http.call("POST", "/api/v1/subscriptions", feed)
+    assert made.json()["feed"]["id"] == feed_id
+    await ui.login(email)
     return article_ids
 
 
 async def api(ui: UI, method: str, path: str, body: Any = None) -> Any:
-    """alt-backend's API through the edge, with the browser's session and CSRF token."""
-    csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+    """alt-backend's API through the edge, with the browser's session (and, to change
+    something, the CSRF token of the page)."""
+    headers = {}
+    if method != "GET":
+        csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+        headers["X-CSRF-Token"] = csrf or ""
     response = await ui.context.request.fetch(
-        ui.url("/api" + path),
-        method=method,
-        headers={"X-CSRF-Token": csrf or ""},
-        data=body,
+        ui.url("/api" + path), method=method, headers=headers, data=body
     )
     assert response.ok, await response.text()
     return await response.json() if response.status != 204 else None
@@ -189,7 +209,7 @@ async def test_offline_a_reload_shows_the_shell_and_the_offline_page(ui: UI) -> 
 async def test_the_worker_caches_nothing_but_the_shell_and_article_pages(ui: UI) -> None:
     article, *_ = await reader_with_articles(ui, "nothing-else@example.org", 3)
     await controlled(ui)
-    await ui.page.wait_for_function(SAVED_PAGES)  # the refresh has run
+    await saved_pages(ui, 3)
     await ui.page.reload()
     await api(ui, "GET", "/v1/articles")
     await api(ui, "POST", "/v1/articles/read", {"ids": [article]})
@@ -215,14 +235,18 @@ async def test_changes_made_offline_are_sent_in_order_with_their_token_once_onli
     first, second = await reader_with_articles(ui, "queue@example.org", 2)
     await controlled(ui)
     csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
-    sent_online: list[tuple[str, str | None]] = []
+    # The worker's POSTs once online that did not fail (a try that raced the switch may).
+    sent_online: list[Request] = []
     online = False
 
     def worker_posted(request: Request) -> None:
         if online and request.method == "POST" and request.service_worker:
-            sent_online.append((request.url, request.headers.get("x-csrf-token")))
+            sent_online.append(request)
 
     ui.context.on("request", worker_posted)
+    ui.context.on(
+        "requestfailed", lambda request: request in sent_online and sent_online.remove(request)
+    )
     await ui.context.set_offline(True)
     for path in (f"/articles/{first}/star", f"/articles/{second}/read"):
         assert await ui.page.evaluate(POST_AS_HTMX, [path, csrf]) == 204
@@ -232,27 +256,14 @@ async def test_changes_made_offline_are_sent_in_order_with_their_token_once_onli
     await ui.context.set_offline(False)
     await ui.page.evaluate(ONLINE_EVENT)
     await expect(pending).not_to_have_text(re.compile("waiting"))
-    assert sent_online == [
+    assert [(request.url, request.headers.get("x-csrf-token")) for request in sent_online] == [
         (ui.url(f"/articles/{first}/star"), csrf),
         (ui.url(f"/articles/{second}/read"), csrf),
     ]
 
 
-async def test_logging_out_deletes_the_saved_articles(ui: UI) -> None:
-    await reader_with_articles(ui, "leaves@example.org", 2)
-    await controlled(ui)
-    await ui.page.wait_for_function(SAVED_PAGES)
-    async with ui.page.expect_navigation():
-        await ui.page.get_by_role("button", name="Log out").click()
-    assert ui.page.url.startswith(ui.url("/login"))
-    names = await ui.page.evaluate(CACHE_NAMES)
-    assert [name for name in names if name.startswith("alt-articles-")] == []
-    assert f"alt-shell-{worker_build().version}" in names
-
-
-async def test_logging_out_offline_forgets_the_queued_changes(ui: UI) -> None:
-    (article,) = await reader_with_articles(ui, "leaves-offline@example.org", 1)
-    await controlled(ui)
+async def test_logging_out_offline_forgets_the_saved_pages_and_queued_changes(ui: UI) -> None:
+    (article,) = await saved_while_online(ui, "leaves-offline@example.org", 1)
     csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
     await ui.context.set_offline(True)
     assert await ui.page.evaluate(POST_AS_HTMX, [f"/articles/{article}/star", csrf]) == 204
@@ -264,9 +275,13 @@ async def test_logging_out_offline_forgets_the_queued_changes(ui: UI) -> None:
     assert await ui.page.evaluate(SAVED_PAGES) is None
 
 
-async def test_the_offline_page_passes_axe(ui: UI) -> None:
+async def test_the_offline_page_lists_the_saved_articles_and_passes_axe(ui: UI) -> None:
+    await saved_while_online(ui, "offline-page@example.org", 3)
     await ui.goto(OFFLINE_PAGE)
     assert await ui.page.get_by_role("heading", name="You are offline").is_visible()
+    await expect(ui.page.locator("#offline-articles a")).to_have_text(
+        ["Story 1", "Story 2", "Story 3"], ignore_case=False
+    )
     assert await ui.axe() == []
     await ui.screenshots("pwa-offline")
 
@@ -274,3 +289,83 @@ async def test_the_offline_page_passes_axe(ui: UI) -> None:
 async def test_the_offline_page_in_japanese(ui: UI) -> None:
     answer = await ui.context.request.get(ui.url(OFFLINE_PAGE), headers={"Accept-Language": "ja"})
     assert "オフラインです" in await answer.text()
+
+
+async def saved_while_online(ui: UI, email: str, count: int) -> list[int]:
+    """A reader whose `count` unread articles the worker has saved for offline reading."""
+    article_ids = await reader_with_articles(ui, email, count)
+    await controlled(ui)
+    await saved_pages(ui, count)
+    return article_ids
+
+
+async def saved_pages(ui: UI, count: int) -> list[str]:
+    """The saved article pages, once there are `count` of them (the worker's refresh is done)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:
+        pages: list[str] = await ui.page.evaluate(SAVED_PAGES) or []
+        if len(pages) == count:
+            return pages
+        assert asyncio.get_running_loop().time() < deadline, pages
+        await ui.page.wait_for_timeout(POLL_MS)
+
+
+async def unread_ids(ui: UI) -> list[int]:
+    return [item["id"] for item in (await api(ui, "GET", "/v1/articles"))["items"]]
+
+
+async def test_saving_articles_for_offline_reading_leaves_them_unread(ui: UI) -> None:
+    article_ids = await saved_while_online(ui, "saved-unread@example.org", 3)
+    assert sorted(await saved_pages(ui, 3)) == sorted(f"/articles/{id}" for id in article_ids)
+    assert await unread_ids(ui) == article_ids
+
+
+async def test_offline_a_saved_article_opens_and_the_offline_page_lists_it(ui: UI) -> None:
+    newest, *_ = await saved_while_online(ui, "reads-offline@example.org", 2)
+    title = (await api(ui, "GET", f"/v1/articles/{newest}"))["title"]
+    await ui.context.set_offline(True)
+    await ui.goto(f"/articles/{newest}")
+    assert await ui.page.get_by_role("heading", name=title, exact=True).is_visible()
+    assert await ui.page.get_by_role("region", name="Summary").is_visible()
+    await ui.goto("/")
+    assert await ui.page.title() == "Offline · Alt"
+    saved = ui.page.locator("#offline-articles a")
+    await expect(saved).to_have_count(2)
+    assert title in await saved.all_text_contents()
+    # Opening it offline is reading it: the mark waits in the queue, then reaches the server.
+    await expect(ui.page.locator("#offline-status")).to_have_text(
+        "1 change made offline is waiting to be sent."
+    )
+    await ui.context.set_offline(False)
+    await ui.page.evaluate(ONLINE_EVENT)
+    await expect(ui.page.locator("#offline-status")).to_be_hidden()
+    assert newest not in await unread_ids(ui)
+
+
+async def test_stars_made_offline_are_applied_in_order_once_online(ui: UI) -> None:
+    first, second = await saved_while_online(ui, "stars-offline@example.org", 2)
+    csrf = await ui.page.get_attribute('meta[name="csrf-token"]', "content")
+    await ui.context.set_offline(True)
+    await ui.goto(f"/articles/{first}")
+    await ui.page.get_by_role("button", name="Star").click()
+    pending = ui.page.locator("#offline-status")
+    # The page's read mark (opened offline), then the star.
+    await expect(pending).to_have_text("2 changes made offline are waiting to be sent.")
+    for path in (f"/articles/{first}/unstar", f"/articles/{second}/star"):
+        assert await ui.page.evaluate(POST_AS_HTMX, [path, csrf]) == 204
+    await expect(pending).to_have_text("4 changes made offline are waiting to be sent.")
+    await ui.context.set_offline(False)
+    await ui.page.evaluate(ONLINE_EVENT)
+    await expect(pending).to_be_hidden()
+    # Sent in order: the first is unstarred again (the other order would leave it starred).
+    assert (await api(ui, "GET", f"/v1/articles/{first}"))["starred"] is False
+    assert (await api(ui, "GET", f"/v1/articles/{second}"))["starred"] is True
+    assert (await api(ui, "GET", f"/v1/articles/{first}"))["read"] is True
+
+
+async def test_logging_out_deletes_the_saved_article_pages(ui: UI) -> None:
+    await saved_while_online(ui, "leaves-saved@example.org", 2)
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Log out").click()
+    assert await ui.page.evaluate(SAVED_PAGES) is None
+    assert await ui.page.evaluate(CACHED_URLS) == [ui.url(url) for url in worker_build().shell]

@@ -22,22 +22,32 @@
     status.hidden = lines.length === 0;
   }
 
+  // The saved pages' titles, newest first (by the article page's <time datetime>).
   async function listSavedArticles() {
     const list = document.getElementById("offline-articles");
     if (!list) return;
     const name = (await caches.keys()).find((key) => key.startsWith("alt-articles-"));
     const cache = name && await caches.open(name);
-    const pages = cache ? await cache.keys() : [];
-    for (const request of pages) {
+    const saved = [];
+    for (const request of cache ? await cache.keys() : []) {
       const page = new DOMParser().parseFromString(await (await cache.match(request)).text(), "text/html");
+      const time = page.querySelector("time[datetime]");
+      saved.push({
+        href: new URL(request.url).pathname,
+        title: page.title.replace(/ · Alt$/, ""),
+        when: time ? Date.parse(time.getAttribute("datetime")) || 0 : 0,
+      });
+    }
+    saved.sort((a, b) => b.when - a.when);
+    for (const article of saved) {
       const item = document.createElement("li");
       const link = document.createElement("a");
-      link.href = new URL(request.url).pathname;
-      link.textContent = page.title.replace(/ · Alt$/, "") || link.href;
+      link.href = article.href;
+      link.textContent = article.title || article.href;
       item.append(link);
       list.append(item);
     }
-    document.getElementById("offline-none").hidden = pages.length > 0;
+    document.getElementById("offline-none").hidden = saved.length > 0;
   }
 
   worker.addEventListener("message", (event) => {
