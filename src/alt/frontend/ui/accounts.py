@@ -64,7 +64,10 @@ async def auth_answer(
 ) -> tuple[Any, httpx.Response]:
     """auth-service's JSON answer to a call made for the viewer, and the answer itself (for
     its cookies); its error as an `AltError`, a lost session as `LoginRequired`."""
-    extra = {} if payload is None else {"json": payload}
+    # The browser's own content type is passed on unless the call sets one.
+    extra: dict[str, Any] = {"headers": {"content-type": "application/json"}}
+    if payload is not None:
+        extra["json"] = payload
     answer = await call_auth(request, method, path, csrf=viewer.csrf, **extra)
     if answer.status_code == 401:
         raise LoginRequired
@@ -80,7 +83,9 @@ def notice_of(viewer: Viewer, key: str | None, notices: dict[str, str]) -> str |
     return gettext(viewer.locale, notices[key]) if key in notices else None
 
 
-def redirect(path: str, answer: httpx.Response | None = None, request: Request | None = None) -> Response:
+def redirect(
+    path: str, answer: httpx.Response | None = None, request: Request | None = None
+) -> Response:
     """303 to `path` (Post/Redirect/Get), with the cookies auth-service set in `answer`."""
     response = RedirectResponse(path, status_code=303)
     if answer is not None and request is not None:
@@ -125,7 +130,7 @@ SYSTEMS = (
 
 
 def device(user_agent: str | None) -> str | None:
-    """"Firefox on Linux" from a User-Agent; None when neither part is known."""
+    """ "Firefox on Linux" from a User-Agent; None when neither part is known."""
     agent = user_agent or ""
     browser = next((name for mark, name in BROWSERS if mark in agent), None)
     system = next((name for mark, name in SYSTEMS if mark in agent), None)
@@ -207,9 +212,7 @@ async def profile_change(
     try:
         _, answer = await auth_answer(request, viewer, "PATCH", "/v1/user/profile", payload)
     except AltError as exc:
-        return await profile_page(
-            request, viewer, errors={section: exc.message}, status=exc.status
-        )
+        return await profile_page(request, viewer, errors={section: exc.message}, status=exc.status)
     return redirect(f"/profile?saved={saved}#{section}", answer, request)
 
 

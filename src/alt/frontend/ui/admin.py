@@ -124,9 +124,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
     @r.post("/admin/users/{user_id:uuid}/delete")
     async def delete_user(request: Request, viewer: ViewerDep, user_id: uuid.UUID) -> Response:
         require_admin(viewer)
-        return await admin_change(
-            request, viewer, "DELETE", f"/v1/user/{user_id}", None, "deleted"
-        )
+        return await admin_change(request, viewer, "DELETE", f"/v1/user/{user_id}", None, "deleted")
 
     @r.post("/admin/registration")
     async def set_registration(request: Request, viewer: ViewerDep) -> Response:
