@@ -302,3 +302,16 @@ async def test_the_browsers_japanese_is_used_without_a_preference(ui: UI) -> Non
         assert await page.get_by_role("heading", level=1).inner_text() == "プロフィール"
     finally:
         await japanese.close()
+
+
+async def test_the_login_form_shows_its_error_and_keeps_the_address(ui: UI) -> None:
+    set_registration(ui.stack, open=True)
+    ui.stack.make_user("forgetful@example.org")
+    await log_in(ui.page, ui.base, "forgetful@example.org", "not the right password")
+    refused(ui, 401)
+    assert "password is wrong" in await ui.page.get_by_role("alert").inner_text()
+    assert await ui.page.input_value("#email") == "forgetful@example.org"
+    assert await ui.page.evaluate("document.activeElement.id") == "password"
+    assert await ui.page.get_by_role("link", name="Create an account").is_visible()
+    assert await ui.axe() == []
+    await ui.screenshots("accounts-login")
