@@ -144,6 +144,8 @@ async def test_two_factor_enrolment_login_recovery_and_switching_off(
     await ui.screenshots("accounts-recovery-codes")
     await submit(ui.page, ui.page.get_by_role("link", name="I have saved them"))
     assert "10 recovery codes left" in await ui.page.locator("#totp").inner_text()
+    assert await ui.axe() == []
+    await ui.screenshots("accounts-profile-totp-on", dark=False)
 
     other = await second.new_page()
     await log_in(other, ui.base, "otp-ui@example.org", PASSWORD)
@@ -207,6 +209,7 @@ async def test_password_change_then_the_old_password_is_refused(ui: UI) -> None:
     await submit(ui.page, ui.page.get_by_role("button", name="Change the password"))
     refused(ui, 403)
     assert "password is wrong" in await ui.page.locator("#password-error").inner_text()
+    assert await ui.page.evaluate("document.activeElement.id") == "current_password"
 
     await ui.page.fill("#current_password", PASSWORD)
     await ui.page.fill("#new_password", NEW_PASSWORD)
@@ -273,6 +276,7 @@ async def test_language_and_theme_preferences_apply_to_every_page(ui: UI) -> Non
     assert await ui.page.get_by_role("heading", level=1).inner_text() == "プロフィール"
     assert await ui.page.is_checked("#mark_read_on_scroll")
     assert await ui.axe() == []
+    await ui.screenshots("accounts-profile-ja", dark=False)  # the profile's theme: dark
 
     await ui.goto("/")
     assert await ui.page.get_attribute("html", "lang") == "ja"

@@ -213,7 +213,7 @@ async def profile_change(
         _, answer = await auth_answer(request, viewer, "PATCH", "/v1/user/profile", payload)
     except AltError as exc:
         return await profile_page(request, viewer, errors={section: exc.message}, status=exc.status)
-    return redirect(f"/profile?saved={saved}#{section}", answer, request)
+    return redirect(f"/profile?saved={saved}", answer, request)
 
 
 def _profile_routes(r: APIRouter) -> None:
@@ -265,12 +265,12 @@ def _session_routes(r: APIRouter) -> None:
             return await profile_page(
                 request, viewer, errors={"sessions": exc.message}, status=exc.status
             )
-        return redirect("/profile?saved=session#sessions", answer, request)
+        return redirect("/profile?saved=session", answer, request)
 
     @r.post("/profile/sessions/end-others")
     async def end_other_sessions(request: Request, viewer: ViewerDep) -> Response:
         _, answer = await auth_answer(request, viewer, "DELETE", "/v1/user/sessions")
-        return redirect("/profile?saved=sessions#sessions", answer, request)
+        return redirect("/profile?saved=sessions", answer, request)
 
 
 def _totp_routes(r: APIRouter) -> None:
@@ -317,7 +317,7 @@ def _totp_routes(r: APIRouter) -> None:
             return await profile_page(
                 request, viewer, errors={"totp": exc.message}, status=exc.status
             )
-        return redirect("/profile?saved=totp-off#totp")
+        return redirect("/profile?saved=totp-off")
 
     @r.post("/profile/totp/recovery-codes")
     async def new_recovery_codes(request: Request, viewer: ViewerDep) -> Response:
