@@ -145,6 +145,7 @@ async def test_two_factor_enrolment_login_recovery_and_switching_off(
     await submit(ui.page, ui.page.get_by_role("link", name="I have saved them"))
     assert "10 recovery codes left" in await ui.page.locator("#totp").inner_text()
     assert await ui.axe() == []
+    await ui.page.evaluate("window.scrollTo(0, 0)")  # the link scrolled to the section
     await ui.screenshots("accounts-profile-totp-on", dark=False)
 
     other = await second.new_page()
