@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page
 
+from alt.frontend.ui.accounts import device
 from tests.auth.conftest import PASSWORD
 from tests.backend.conftest import BackendStack
 from tests.ui.conftest import UI
@@ -320,3 +321,44 @@ async def test_the_login_form_shows_its_error_and_keeps_the_address(ui: UI) -> N
     assert await ui.page.get_by_role("link", name="Create an account").is_visible()
     assert await ui.axe() == []
     await ui.screenshots("accounts-login")
+
+
+@pytest.mark.parametrize(
+    ("agent", "shown"),
+    [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Firefox · Linux",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+            " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Safari · iPhone",
+        ),
+        ("curl/8.5.0", None),
+        (None, None),
+    ],
+)
+def test_sessions_are_named_by_browser_and_system(agent: str | None, shown: str | None) -> None:
+    assert device(agent) == shown
+
+
+async def test_a_forged_enrolment_link_is_not_shown_back(stack: BackendStack) -> None:
+    stack.make_user("forged@example.org")
+    browser = stack.browser()
+    await browser.login("forged@example.org")
+    begun = await browser.call("POST", "/api/auth/user/totp", {"password": PASSWORD})
+    assert begun.status_code == 200
+    form = {"csrf_token": browser.csrf or "", "code": "000000"}
+    for forged in ("javascript:alert(1)", "otpauth://totp/x?secret=short", "https://evil.example/"):
+        answer = await browser.http.post("/profile/totp/confirm", data=form | {"uri": forged})
+        assert answer.status_code == 422
+        assert "code is wrong" in answer.text
+        assert forged.split(":")[1] not in answer.text
+        assert 'action="/profile/totp/confirm"' not in answer.text, "back to the profile"
+    shown = await browser.http.post(
+        "/profile/totp/confirm", data=form | {"uri": begun.json()["uri"]}
+    )
+    assert shown.status_code == 422
+    assert 'action="/profile/totp/confirm"' in shown.text, "the real one is shown again"
+    assert shown.headers["cache-control"] == "no-store"
