@@ -150,7 +150,9 @@ async def test_the_stats_stream_sends_events_and_heartbeats_and_resumes(
     events, heartbeats = await read_events(lines, 1)
     assert events[0]["retry"] == stats.RETRY_MS
     assert (events[0]["id"], events[0]["event"]) == ("1", "stats")
-    assert events[0]["data"] == (await alice.get("/v1/stats")).json()
+    first = events[0]["data"]
+    assert first.pop("counts") == (await alice.get("/v1/unread-counts")).json()
+    assert first == (await alice.get("/v1/stats")).json()
     assert events[0]["data"]["unread_today"] == 3
     # Changes show in the next events; heartbeats come in between.
     await alice.send(
@@ -179,6 +181,43 @@ async def test_the_stats_stream_sends_events_and_heartbeats_and_resumes(
         await fresh.aclose()
     # The service is fine after clients left mid-stream.
     assert (await alice.get("/v1/stats")).status_code == 200
+
+
+async def test_the_stats_stream_carries_the_unread_counts_when_they_change(
+    stack: BackendStack,
+) -> None:
+    """The first event has every count (per feed, per category, total); the next ones only
+    when a count changed: a new article, a read mark."""
+    alice = await reader(stack, {"News": 2, None: 1}, articles=2)
+    news = alice.categories["News"]
+    first, second, loose = alice.feeds
+    lines = open_stream(stack, alice)
+    (opening,), _ = await read_events(lines, 1)
+    assert opening["data"]["counts"] == {
+        "feeds": [
+            {"feed_id": first, "category_id": news, "unread": 2},
+            {"feed_id": second, "category_id": news, "unread": 2},
+            {"feed_id": loose, "category_id": None, "unread": 2},
+        ],
+        "categories": [{"category_id": news, "unread": 4}],
+        "total": 6,
+    }
+    (quiet,), _ = await read_events(lines, 1)
+    assert "counts" not in quiet["data"], "nothing changed: no counts"
+    assert quiet["data"]["articles"] == 6
+    add_articles(stack, loose, 3)
+    read = newest_first(stack, "a.feed_id = %s", (first,))[:1]
+    await alice.send("POST", "/v1/articles/read", {"ids": read})
+    counts: dict[str, Any] = {}
+    for _ in range(5):  # the two changes may land in two events
+        (event,), _ = await read_events(lines, 1)
+        counts = event["data"].get("counts", counts)
+        if counts.get("total") == 8:
+            break
+    assert counts == (await alice.get("/v1/unread-counts")).json()
+    assert [f["unread"] for f in counts["feeds"]] == [1, 2, 5]
+    assert counts["categories"] == [{"category_id": news, "unread": 3}]
+    await lines.aclose()
 
 
 async def test_the_stats_stream_needs_a_user_and_shows_only_the_callers(
