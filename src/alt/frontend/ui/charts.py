@@ -17,11 +17,11 @@ from markupsafe import Markup, escape
 
 WIDTH = 480
 HEIGHT = 200
-LEFT = 40  # room for the value axis's labels
+LEFT = 44  # room for the value axis's labels
 RIGHT = 8
 TOP = 12
-BOTTOM = 28  # room for the day labels
-MAX_LABELS = 7
+BOTTOM = 30  # room for the day labels
+MAX_LABELS = 5
 BAR_SHARE = 0.7  # of a day's band; the rest is the gap between bars
 
 
@@ -65,16 +65,18 @@ def _axes(labels: Sequence[str], top: int, plot_w: float, plot_h: float) -> list
         parts.append(
             f'<line class="chart-grid" x1="{LEFT}" x2="{_num(LEFT + plot_w)}"'
             f' y1="{_num(y)}" y2="{_num(y)}"/>'
-            f'<text class="chart-axis" x="{LEFT - 6}" y="{_num(y + 4)}"'
+            f'<text class="chart-axis" x="{LEFT - 6}" y="{_num(y + 5)}"'
             f' text-anchor="end">{_num(top * share)}</text>'
         )
     band = plot_w / len(labels) if labels else plot_w
     every = max(1, math.ceil(len(labels) / MAX_LABELS))
     for index in range(len(labels) - 1, -1, -every):  # the newest day always has its label
-        x = LEFT + band * (index + 0.5)
+        # The newest ends at the right edge, where a centred label would be cut off.
+        newest = index == len(labels) - 1
+        x, anchor = (LEFT + plot_w, "end") if newest else (LEFT + band * (index + 0.5), "middle")
         parts.append(
             f'<text class="chart-axis" x="{_num(x)}" y="{HEIGHT - 8}"'
-            f' text-anchor="middle">{escape(labels[index])}</text>'
+            f' text-anchor="{anchor}">{escape(labels[index])}</text>'
         )
     return parts
 

@@ -30,9 +30,9 @@ MARKS = ("grounded", "extractive", "none")
 
 def _marks(locale: str) -> dict[str, str]:
     return {
-        "grounded": gettext(locale, "Grounded"),
-        "extractive": gettext(locale, "Extractive"),
-        "none": gettext(locale, "No mark"),
+        "grounded": gettext(locale, "Grounded (model)"),
+        "extractive": gettext(locale, "Extractive (sentences)"),
+        "none": gettext(locale, "Not marked"),
     }
 
 
@@ -102,17 +102,17 @@ def figures_of(history: dict[str, Any], locale: str) -> dict[str, Any]:
     return {
         "figures": [
             plot(
-                "articles", gettext(locale, "Articles fetched per day"), gettext(locale, "Articles")
+                "articles",
+                gettext(locale, "Articles fetched per day"),
+                gettext(locale, "Articles fetched"),
             ),
             plot(
                 "reads",
                 gettext(locale, "Articles read per day"),
-                gettext(locale, "Read"),
+                gettext(locale, "Articles read"),
                 line=True,
             ),
-            plot(
-                "errors", gettext(locale, "Feed errors per day"), gettext(locale, "Failed fetches")
-            ),
+            plot("errors", gettext(locale, "Feed errors per day"), gettext(locale, "Feed errors")),
             summaries,
         ],
         "marks": [names[mark] for mark in MARKS],
