@@ -17,6 +17,7 @@ from tests.backend.test_articles import NOW, Reader, add_articles, newest_first,
 
 STATS_EVERY_S = 0.4
 HEARTBEAT_EVERY_S = 0.15
+RECOUNT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def fetch_env(fetch_env: None) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALT_STATS_STREAM_EVERY_S", str(STATS_EVERY_S))
         patch.setenv("ALT_STATS_STREAM_HEARTBEAT_S", str(HEARTBEAT_EVERY_S))
+        patch.setenv("ALT_STATS_STREAM_RECOUNT_S", str(RECOUNT_S))
         yield
 
 
@@ -216,7 +218,32 @@ async def test_the_stats_stream_carries_the_unread_counts_when_they_change(
             break
     assert counts == (await alice.get("/v1/unread-counts")).json()
     assert [f["unread"] for f in counts["feeds"]] == [1, 2, 5]
+    assert event["data"]["articles"] == 9, "a moved count recounts the stats at once"
     assert counts["categories"] == [{"category_id": news, "unread": 3}]
+    await lines.aclose()
+
+
+async def test_the_stream_recounts_the_stats_in_a_while_when_no_count_moves(
+    stack: BackendStack,
+) -> None:
+    """A summary that becomes ready moves no unread count: the stats show it at their next
+    recount, not on every event."""
+    alice = await reader(stack, {None: 1}, articles=3)
+    lines = open_stream(stack, alice)
+    (first,), _ = await read_events(lines, 1)
+    assert first["data"]["summarised"] == 0
+    stack.app(
+        "INSERT INTO summaries (article_id, prompt_version, status, summary, engine)"
+        " SELECT id, 'v1', 'ready', 'Short.', 'extractive' FROM articles WHERE feed_id = %s"
+        " LIMIT 1",
+        (alice.feeds[0],),
+    )
+    (second,), _ = await read_events(lines, 1)
+    assert second["data"]["summarised"] == 0, "not recounted yet"
+    events, _ = await read_events(lines, int(RECOUNT_S / STATS_EVERY_S) + 3)
+    summarised = [event["data"]["summarised"] for event in events]
+    assert summarised[-1] == 1
+    assert "counts" not in events[-1]["data"]
     await lines.aclose()
 
 

@@ -7,11 +7,12 @@ every article the caller can see).
 with increasing ids, `: heartbeat` comments in between, and a `retry:` hint. Each event carries
 the unread counts of `/v1/unread-counts` under `counts` when they changed since the stream's last
 event (and always in its first), so an idle page gets a few numbers, not every feed's count,
-each time. A client that reconnects with `Last-Event-ID` continues the numbering and gets the
-current stats and counts at once. The stream ends when the client goes away, and by itself after
-the lifetime of a user token, so the client reconnects with a fresh token. A browser's stream
-ends sooner when its session does: the edge, which relays it, checks the session every few
-seconds (`alt.frontend.proxy`).
+each time. The stats are counted again when a count moved, else every `recount_s`: they cost
+far more than the counts, which triggers keep. A client that reconnects with `Last-Event-ID`
+continues the numbering and gets the current stats and counts at once. The stream ends when the
+client goes away, and by itself after the lifetime of a user token, so the client reconnects
+with a fresh token. A browser's stream ends sooner when its session does: the edge, which
+relays it, checks the session every few seconds (`alt.frontend.proxy`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -100,11 +102,28 @@ def _first_id(last_event_id: str | None) -> int:
     return seen + 1 if seen < MAX_EVENT_ID else 1
 
 
-async def event_of(conn: Connection, user_id: Any, last_counts: UnreadCounts | None) -> StatsEvent:
-    """The stats, and the unread counts unless they equal `last_counts` (what the client has)."""
-    stats = await stats_of(conn, user_id)
+@dataclass
+class Sent:
+    """What a stream's client has been sent, and when its stats are counted again."""
+
+    counts: UnreadCounts | None = None
+    stats: Stats | None = None
+    recount_at: float = 0.0
+
+
+async def event_of(
+    conn: Connection, user_id: Any, sent: Sent, now: float, timing: StatsStreamSettings
+) -> StatsEvent:
+    """The next event: the unread counts if they moved, and the stats, counted again when a
+    count moved or `recount_s` went by (they cost a hundred times more than the counts, so an
+    idle page does not pay for them on every event)."""
     counts = counts_out(await storage.stats.unread_counts(conn, user_id))
-    return StatsEvent(**stats.model_dump(), counts=None if counts == last_counts else counts)
+    moved = counts != sent.counts
+    if moved or sent.stats is None or now >= sent.recount_at:
+        sent.stats = await stats_of(conn, user_id)
+        sent.recount_at = now + timing.recount_s
+    sent.counts = counts
+    return StatsEvent(**sent.stats.model_dump(), counts=counts if moved else None)
 
 
 async def stats_events(
@@ -116,15 +135,14 @@ async def stats_events(
     yield f"retry: {RETRY_MS}\n\n"
     next_stats = started
     next_beat = started + timing.heartbeat_s
-    sent_counts: UnreadCounts | None = None
+    sent = Sent()
     while time.monotonic() - started < STREAM_MAX_S:
         if await request.is_disconnected():
             return
         now = time.monotonic()
         if now >= next_stats:
             async with autocommit(db) as conn:
-                event = await event_of(conn, user_id, sent_counts)
-            sent_counts = event.counts or sent_counts
+                event = await event_of(conn, user_id, sent, now, timing)
             unchanged = {"counts"} if event.counts is None else None
             data = json.dumps(event.model_dump(exclude=unchanged), separators=(",", ":"))
             yield f"id: {event_id}\nevent: stats\ndata: {data}\n\n"
