@@ -4,12 +4,14 @@ both themes; and without JavaScript, the same page from the server."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.auth.conftest import PASSWORD
 from tests.backend.conftest import BackendStack
 from tests.backend.test_articles import add_articles, make_feed
 from tests.ui.conftest import UI
@@ -20,9 +22,11 @@ WAIT_MS = 15000
 
 @pytest.fixture(scope="module")
 def fetch_env(fetch_env: None) -> Iterator[None]:
-    """conftest's egress policy, and a quick stats stream (read when alt-backend starts)."""
+    """conftest's egress policy, a quick stats stream, and a quick end of a stream whose session
+    ended (read when the services start)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALT_STATS_STREAM_EVERY_S", str(STATS_EVERY_S))
+        patch.setenv("ALT_AUTH_STREAM_SESSION_CHECK_S", "0.3")
         yield
 
 
@@ -101,6 +105,40 @@ async def test_the_counters_follow_new_articles_and_reads_live(ui: UI) -> None:
     events_with_counts = await page.evaluate("window.seen.filter((d) => d.counts).length")
     assert events_with_counts >= 1
     assert await page.get_attribute('[data-stat="feeds"]', "data-zero") is None
+
+
+async def test_the_counts_come_back_after_the_stream_was_refused(ui: UI) -> None:
+    """The session ends (the edge ends the stream, and refuses the browser's reconnect); once
+    the person logs in again, live.js tries again by itself and the counts follow again."""
+    email = f"stats-{uuid.uuid4().hex[:8]}@example.org"
+    user_id = ui.stack.make_user(email)
+    await ui.login(email)
+    feed = subscribe(ui.stack, user_id)
+    add_articles(ui.stack, feed, 2)
+    await ui.goto("/stats")
+    page = ui.page
+    assert await page.text_content("[data-count-total]") == "2"
+    csrf = await page.get_attribute('meta[name="csrf-token"]', "content")
+    refused = page.wait_for_event(
+        "response",
+        lambda r: r.url.endswith("/api/v1/sse/feeds/stats") and r.status == 401,
+        timeout=WAIT_MS,
+    )
+    await page.request.post(ui.url("/logout"), form={"csrf_token": csrf or ""})
+    await refused
+    login_page = await (await page.request.get(ui.url("/login"))).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+    assert token is not None
+    again = await page.request.post(
+        ui.url("/login"),
+        form={"csrf_token": token[1], "next": "/stats", "email": email, "password": PASSWORD},
+    )
+    assert again.ok
+    add_articles(ui.stack, feed, 3)
+    await text_becomes(ui, "[data-count-total]", "5")
+    # The browser reported the refused stream; nothing else went wrong.
+    assert all("401" in problem for problem in ui.problems), ui.problems
+    ui.problems.clear()
 
 
 async def test_the_stats_page_draws_the_history_accessibly_in_both_themes(ui: UI) -> None:
