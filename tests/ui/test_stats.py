@@ -229,3 +229,17 @@ async def test_the_page_works_without_javascript_and_refuses_a_bad_period(
     nobody = await stack.browser().http.get("/stats")
     assert nobody.status_code == 303
     assert nobody.headers["location"].startswith("/login")
+
+
+async def test_a_page_without_counts_opens_no_stream(ui: UI) -> None:
+    """live.js is on every logged-in page but holds a stream only where there is something to
+    update (a browser has few connections per site)."""
+    await ui.new_user(f"admin-{uuid.uuid4().hex[:8]}@example.org", admin=True)
+    streams: list[str] = []
+    ui.page.on("request", lambda r: streams.append(r.url) if "/sse/" in r.url else None)
+    await ui.goto("/status")  # live.js has run by the time the page has loaded
+    assert await ui.page.locator("script[src*='js/live']").count() == 1
+    assert streams == []
+    await ui.goto("/stats")
+    await ui.page.wait_for_function("document.querySelector('[data-stat]') !== null")
+    assert streams == [ui.url("/api/v1/sse/feeds/stats")]
