@@ -14,7 +14,7 @@ import pytest
 from tests.auth.conftest import PASSWORD
 from tests.backend.conftest import BackendStack
 from tests.backend.test_articles import add_articles, make_feed
-from tests.ui.conftest import UI
+from tests.ui.conftest import PHONE, REPORT_CSP_VIOLATIONS, UI
 
 STATS_EVERY_S = 0.3
 WAIT_MS = 15000
@@ -52,6 +52,23 @@ async def login(ui: UI) -> uuid.UUID:
     user_id = ui.stack.make_user(email)
     await ui.login(email)
     return user_id
+
+
+async def in_japanese(ui: UI, email: str) -> UI:
+    """A second browser context whose language is Japanese, logged in as `email`; its problems
+    fail the test like the first one's."""
+    assert ui.context.browser is not None
+    context = await ui.context.browser.new_context(viewport=PHONE, locale="ja-JP")
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = await context.new_page()
+    made = UI(ui.stack, context, page, ui.problems)
+    page.on("pageerror", lambda error: ui.problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda m: ui.problems.append(f"console: {m.text}") if m.type == "error" else None,
+    )
+    await made.login(email)
+    return made
 
 
 async def text_becomes(ui: UI, selector: str, text: str) -> None:
@@ -142,7 +159,9 @@ async def test_the_counts_come_back_after_the_stream_was_refused(ui: UI) -> None
 
 
 async def test_the_stats_page_draws_the_history_accessibly_in_both_themes(ui: UI) -> None:
-    user_id = await login(ui)
+    email = f"stats-{uuid.uuid4().hex[:8]}@example.org"
+    user_id = ui.stack.make_user(email)
+    await ui.login(email)
     feeds = [subscribe(ui.stack, user_id) for _ in range(2)]
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     ids: list[int] = []
@@ -202,9 +221,16 @@ async def test_the_stats_page_draws_the_history_accessibly_in_both_themes(ui: UI
     await ui.goto("/stats")
     for shot in await ui.screenshots("stats"):
         assert shot.stat().st_size > 0
-    # At phone width nothing is wider than the screen.
+    # At phone width nothing is wider than the screen, in English or Japanese.
     await page.set_viewport_size({"width": 390, "height": 844})
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    japanese = await in_japanese(ui, email)
+    await japanese.goto("/stats")
+    assert await japanese.page.locator("h2#history-title").text_content() == "日ごとの推移"
+    assert await japanese.page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert await japanese.axe() == []
+    await japanese.screenshots("stats-ja", dark=False)
+    await japanese.context.close()
 
 
 async def test_the_page_works_without_javascript_and_refuses_a_bad_period(

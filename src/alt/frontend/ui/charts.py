@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 WIDTH = 480
 HEIGHT = 200
 LEFT = 44  # room for the value axis's labels
-RIGHT = 8
+RIGHT = 32  # room for half of the newest day's label, centred under its bar
 TOP = 12
 BOTTOM = 30  # room for the day labels
 MAX_LABELS = 5
@@ -71,12 +71,10 @@ def _axes(labels: Sequence[str], top: int, plot_w: float, plot_h: float) -> list
     band = plot_w / len(labels) if labels else plot_w
     every = max(1, math.ceil(len(labels) / MAX_LABELS))
     for index in range(len(labels) - 1, -1, -every):  # the newest day always has its label
-        # The newest ends at the right edge, where a centred label would be cut off.
-        newest = index == len(labels) - 1
-        x, anchor = (LEFT + plot_w, "end") if newest else (LEFT + band * (index + 0.5), "middle")
+        x = LEFT + band * (index + 0.5)
         parts.append(
             f'<text class="chart-axis" x="{_num(x)}" y="{HEIGHT - 8}"'
-            f' text-anchor="{anchor}">{escape(labels[index])}</text>'
+            f' text-anchor="middle">{escape(labels[index])}</text>'
         )
     return parts
 
