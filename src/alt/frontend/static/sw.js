@@ -49,7 +49,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   const kind = event.data && event.data.type;
-  if (kind === "refresh") event.waitUntil(refreshArticles(false));
+  if (kind === "refresh") event.waitUntil(refreshArticles());
   else if (kind === "status") event.waitUntil(tellPending(event.source));
   else if (kind === "flush") event.waitUntil(flush());
 });
@@ -98,9 +98,9 @@ async function networkFirst(request, url, event) {
 
 // ---- The saved articles --------------------------------------------------------------------
 
-function refreshArticles(force) {
+function refreshArticles() {
   if (refreshing) return refreshing;
-  if (!force && Date.now() - lastRefresh < REFRESH_EVERY_MS) return Promise.resolve();
+  if (Date.now() - lastRefresh < REFRESH_EVERY_MS) return Promise.resolve();
   lastRefresh = Date.now();
   refreshing = saveUnread().catch(() => { lastRefresh = 0; }).finally(() => { refreshing = null; });
   return refreshing;
@@ -141,6 +141,7 @@ async function logOut(request) {
 }
 
 async function forgetUser() {
+  if (refreshing) await refreshing; // else it could save pages again after the deletion
   lastRefresh = 0;
   await caches.delete(ARTICLES_CACHE);
   await queue("readwrite", (store) => store.clear());
