@@ -25,6 +25,7 @@ const KEPT_HEADERS = ["content-type", "x-csrf-token", "hx-request", "accept"];
 
 let lastRefresh = 0;
 let refreshing = null;
+let stopRefresh = null;
 let flushing = null;
 let mayHaveQueued = true; // false once a flush found the queue empty: no IndexedDB per fetch
 
@@ -102,12 +103,15 @@ function refreshArticles() {
   if (refreshing) return refreshing;
   if (Date.now() - lastRefresh < REFRESH_EVERY_MS) return Promise.resolve();
   lastRefresh = Date.now();
-  refreshing = saveUnread().catch(() => { lastRefresh = 0; }).finally(() => { refreshing = null; });
+  stopRefresh = new AbortController();
+  refreshing = saveUnread(stopRefresh.signal)
+    .catch(() => { lastRefresh = 0; })
+    .finally(() => { refreshing = null; });
   return refreshing;
 }
 
-async function saveUnread() {
-  const answer = await fetch("/offline/articles.json", { headers: { Accept: "application/json" } });
+async function saveUnread(signal) {
+  const answer = await fetch("/offline/articles.json", { headers: { Accept: "application/json" }, signal });
   if (!answer.ok || !isType(answer, "application/json")) return;
   const wanted = (await answer.json()).pages.filter((page) => ARTICLE.test(page));
   const cache = await caches.open(ARTICLES_CACHE);
@@ -115,14 +119,14 @@ async function saveUnread() {
   await Promise.all([...saved].filter((page) => !wanted.includes(page)).map((page) => cache.delete(page)));
   const missing = wanted.filter((page) => !saved.has(page));
   const workers = Array.from({ length: FETCHES_AT_ONCE }, async () => {
-    while (missing.length) await saveArticle(cache, missing.shift());
+    while (missing.length) await saveArticle(cache, missing.shift(), signal);
   });
   await Promise.all(workers);
 }
 
-async function saveArticle(cache, page) {
+async function saveArticle(cache, page, signal) {
   // `Purpose: prefetch` tells the page that no one is reading it yet (not "read on open").
-  const response = await fetch(page, { headers: { Purpose: "prefetch" }, redirect: "error" });
+  const response = await fetch(page, { headers: { Purpose: "prefetch" }, redirect: "error", signal });
   if (response.ok && isType(response, "text/html")) await cache.put(page, response);
 }
 
@@ -141,7 +145,10 @@ async function logOut(request) {
 }
 
 async function forgetUser() {
-  if (refreshing) await refreshing; // else it could save pages again after the deletion
+  if (refreshing) {
+    stopRefresh.abort(); // else it could save pages again after the deletion
+    await refreshing;
+  }
   lastRefresh = 0;
   await caches.delete(ARTICLES_CACHE);
   await queue("readwrite", (store) => store.clear());
