@@ -74,7 +74,7 @@ self.addEventListener("fetch", (event) => {
   } else if (request.mode === "navigate") {
     // The login page means no session (logged out, or expired): the saved pages are not yours.
     if (url.pathname === "/login") event.waitUntil(forgetUser());
-    event.respondWith(networkFirst(request, url, event));
+    event.respondWith(networkFirst(request, url));
   }
   // Any fetch is a sign that the browser may be online again.
   event.waitUntil(flush());
@@ -84,16 +84,12 @@ async function cacheFirst(request) {
   return (await caches.match(request)) || fetch(request);
 }
 
-async function networkFirst(request, url, event) {
+async function networkFirst(request, url) {
   try {
     return await fetch(request);
   } catch (error) {
     const saved = ARTICLE.test(url.pathname) && await caches.match(url.pathname, { cacheName: ARTICLES_CACHE });
-    if (saved) {
-      event.waitUntil(markReadLater(url.pathname, saved.clone()));
-      return saved;
-    }
-    return (await caches.match(BUILD.offline, { cacheName: SHELL_CACHE })) || Response.error();
+    return saved || (await caches.match(BUILD.offline, { cacheName: SHELL_CACHE })) || Response.error();
   }
 }
 
@@ -125,8 +121,9 @@ async function saveUnread(signal) {
 }
 
 async function saveArticle(cache, page, signal) {
-  // `Purpose: prefetch` tells the page that no one is reading it yet (not "read on open").
-  const response = await fetch(page, { headers: { Purpose: "prefetch" }, redirect: "error", signal });
+  // Fetching a page runs none of its scripts: saving it does not mark it read (the page's
+  // script does that when someone opens it; offline, that change waits in the queue).
+  const response = await fetch(page, { redirect: "error", signal });
   if (response.ok && isType(response, "text/html")) await cache.put(page, response);
 }
 
@@ -171,14 +168,6 @@ async function sendOrQueue(request) {
   // Queued behind any change still waiting, so that they are sent in the order they were made.
   await enqueue(kept);
   return done(request);
-}
-
-// Opening an article is reading it: online the article page marks it read; a saved copy opened
-// offline queues that mark, with the CSRF token of the page (the session it was saved in).
-async function markReadLater(page, saved) {
-  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(await saved.text());
-  if (!token) return;
-  await enqueue({ url: new URL(`${page}/read`, self.location.origin).href, headers: { "x-csrf-token": token[1] }, body: "" });
 }
 
 async function enqueue(change) {
