@@ -167,7 +167,7 @@ async function sendOrQueue(request) {
   }
   // Queued behind any change still waiting, so that they are sent in the order they were made.
   await enqueue(kept);
-  return done(request);
+  return queued();
 }
 
 async function enqueue(change) {
@@ -184,12 +184,13 @@ async function keep(request) {
     const value = request.headers.get(name);
     if (value !== null) headers[name] = value;
   }
-  return { url: request.url, headers, body: await request.clone().text(), referrer: request.referrer };
+  return { url: request.url, headers, body: await request.clone().text() };
 }
 
-// The answer to a change that is queued: a form goes back to its page, a script gets "no content".
-function done(request) {
-  if (request.mode === "navigate") return Response.redirect(request.referrer || "/", 303);
+// The answer to a change that is queued: "no content", to a script as to a form (a browser stays
+// on the page that sent a form answered 204: no reload, so a page that sends a change as it
+// loads cannot loop on its own saved copy).
+function queued() {
   return new Response(null, { status: 204 });
 }
 

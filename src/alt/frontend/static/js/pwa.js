@@ -53,6 +53,7 @@
   worker.addEventListener("message", (event) => {
     if (event.data && event.data.type === "pending") showPending(event.data.count, event.data.failed);
   });
+  worker.startMessages(); // now, not at DOMContentLoaded: a change may be queued before that
   window.addEventListener("online", () => tell({ type: "flush" }));
 
   worker.register("/sw.js", { scope: "/" }).then(() => {
