@@ -6,6 +6,10 @@ categories with their unread counts is a page of its own (`/nav`) that htmx load
 sidebar after the list, so the list stays as fast as the JSON API. Without JavaScript the
 sidebar links to that page. Lists page by alt-backend's keyset cursor: a plain "Next page"
 link, which htmx turns into infinite scroll (the link's sentinel fetches the next items only).
+
+Opening an unread article marks it read from the page's script (js/reading.js presses the
+page's "Mark read" button): alt-backend accepts a write only with a CSRF-checked token, which a
+page's GET does not carry, so without JavaScript the reader presses that button.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from starlette.background import BackgroundTask
 
 from alt.frontend.pages import safe_next
 from alt.frontend.ui.backend import Backend, backend
@@ -28,9 +31,6 @@ from alt.frontend.ui.render import gettext, render
 from alt.frontend.ui.route import is_htmx
 from alt.frontend.ui.viewer import Viewer, ViewerDep
 from alt.platform.errors import AltError
-from alt.platform.logging import get_logger
-
-log = get_logger(__name__)
 
 PAGE_SIZE = 30
 NAV_PAGE = 100
@@ -63,7 +63,8 @@ class View:
 
     def url(self, **query: str | None) -> str:
         """The view's path with its state (when not implied by the path) and `query`."""
-        params = {"state": self.state if self.scope != "all" else None} | query
+        implied = self.scope == "all" or self.state == "unread"
+        params = {"state": None if implied else self.state} | query
         clean = {name: value for name, value in params.items() if value}
         return self.path + ("?" + urlencode(clean) if clean else "")
 
@@ -86,7 +87,7 @@ def heading(view: View, locale: str, feed_title: str | None, category: str | Non
 
 
 def web_link(url: Any) -> str | None:
-    """`url` when it is an http(s) address: a feed's links could say `javascript:`."""
+    """`url` when it is an http(s) address: a feed's enclosures could say `javascript:`."""
     if isinstance(url, str) and urlsplit(url).scheme.lower() in ("http", "https"):
         return url
     return None
@@ -155,19 +156,6 @@ async def navigation(api: Backend) -> dict[str, Any]:
         "subscriptions": subscriptions,
         "total": sum(int(s["unread_count"]) for s in subscriptions),
     }
-
-
-def _mark_read_later(api: Backend, article_id: int) -> BackgroundTask:
-    """Marks the article read once its page is sent: opening it is reading it, and the page
-    need not wait for the write."""
-
-    async def mark() -> None:
-        try:
-            await api.send("PUT", f"/v1/articles/{article_id}/read")
-        except AltError as exc:
-            log.warning("mark_read_on_open_failed", article=article_id, status=exc.status)
-
-    return BackgroundTask(mark)
 
 
 def summary_body(article: dict[str, Any]) -> tuple[str | None, str]:
@@ -270,26 +258,12 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
     async def article(article_id: int, request: Request, viewer: ViewerDep) -> HTMLResponse:
         api = backend(request, viewer)
         found = await api.get(f"/v1/articles/{article_id}")
-        found["url"] = web_link(found["url"])
         found["enclosures"] = [
             e for e in found["enclosures"] if isinstance(e, dict) and web_link(e.get("url"))
         ]
         body, source = summary_body(found)
-        opened_unread = not found["read"]
-        page = render(
-            request,
-            "reading/article.html",
-            {
-                "viewer": viewer,
-                "article": found | {"read": True},
-                "body": body,
-                "source": source,
-                "opened_unread": opened_unread,
-            },
-        )
-        if opened_unread:
-            page.background = _mark_read_later(api, article_id)
-        return page
+        context = {"viewer": viewer, "article": found, "body": body, "source": source}
+        return render(request, "reading/article.html", context)
 
     def action(name: str) -> None:
         method, resource, mark, value = ACTIONS[name]

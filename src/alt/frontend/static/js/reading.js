@@ -184,4 +184,9 @@
     if (event.target !== document.body && items && items.contains(event.target)) enhance(event.target);
   });
   showPager();
+  // Opening an article is reading it (the button's form carries the CSRF token).
+  if (reader && reader.dataset.openedUnread === "true") {
+    const form = reader.querySelector('.toggle-read[data-read="false"]');
+    if (form) form.requestSubmit();
+  }
 })();
