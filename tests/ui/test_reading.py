@@ -193,6 +193,7 @@ async def test_the_sidebar_shows_unread_counts_per_feed_category_and_in_total(ui
     assert await nav.locator(f'[data-count-feed="{alice.feeds[2]}"]').inner_text() == "4"
     await nav.get_by_role("link", name="News").click()
     assert ui.page.url == ui.url(f"/categories/{news}")
+    await expect(nav.locator("[aria-current=page]")).to_have_text("News")
     assert await ui.axe() == []
     # On a phone the sidebar starts folded and opens on a tap.
     await ui.page.set_viewport_size(PHONE)

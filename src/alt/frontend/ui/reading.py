@@ -250,7 +250,10 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
 
     @r.get("/nav")
     async def nav(request: Request, viewer: ViewerDep) -> HTMLResponse:
-        context = {"viewer": viewer} | await navigation(backend(request, viewer))
+        # htmx names the page the sidebar goes into: its link is marked as the current one.
+        current = urlsplit(request.headers.get("hx-current-url", "")).path or "/nav"
+        context = {"viewer": viewer, "current": current}
+        context |= await navigation(backend(request, viewer))
         template = "reading/nav.html" if is_htmx(request) else "reading/nav_page.html"
         return render(request, template, context)
 
