@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from alt.feeds.sanitize import sanitize_html
 from tests.backend.conftest import BackendStack
@@ -497,3 +497,29 @@ async def test_the_unread_list_looks_right(ui: UI) -> None:
     await expect(ui.page.locator("#nav-feeds [data-count-total]")).to_be_visible()
     assert await ui.axe() == []
     await ui.screenshots("reading-unread")
+
+
+async def test_articles_scrolled_past_are_marked_read_when_the_profile_asks(ui: UI) -> None:
+    """The profile's `mark_read_on_scroll` puts `data-mark-on-scroll` on the list (the accounts
+    work adds the preference; here the page is given the attribute on its way to the browser)."""
+    alice = await as_reader(ui, {None: 1}, articles=12)
+    newest = newest_first(ui.stack, "a.feed_id = %s", (alice.feeds[0],))
+
+    async def with_preference(route: Route) -> None:
+        answer = await route.fetch()
+        page = (await answer.text()).replace('id="items"', 'id="items" data-mark-on-scroll="true"')
+        await route.fulfill(response=answer, body=page)
+
+    await ui.page.route(ui.url("/"), with_preference)
+    await ui.page.set_viewport_size(PHONE)
+    await ui.goto("/")
+    assert unread_ids(ui.stack, alice) == newest  # nothing is read by being shown
+    # The fourth article's bottom goes just past the top of the window; the fifth stays in it.
+    await ui.page.locator(f"#article-{newest[3]}").evaluate(
+        "(el) => window.scrollBy(0, el.getBoundingClientRect().bottom + 1)"
+    )
+    for article in newest[:4]:
+        await expect(ui.page.locator(f"#article-{article} .toggle-read")).to_have_attribute(
+            "data-read", "true"
+        )
+    assert unread_ids(ui.stack, alice) == newest[4:]
