@@ -472,8 +472,11 @@ async def test_swiping_an_item_marks_it_read_one_way_and_stars_it_the_other(
             await at("touchStart", x)
             for step in range(1, 11):
                 await at("touchMove", x + dx * step / 10)
+            # The strip under the item names what letting go does, once the swipe is far enough.
             armed = await item.evaluate("(el) => el.classList.contains('armed')")
-            assert armed == (abs(dx) >= 80)  # the hint under the item says what letting go does
+            assert armed == (abs(dx) >= 80)
+            shown = await item.locator(".swipe-hint").inner_text()
+            assert shown == ("Mark read" if dx > 0 else "☆ Star")
             await at("touchEnd", x + dx)
 
         await swipe(first, 150)

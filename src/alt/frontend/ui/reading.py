@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -93,6 +94,18 @@ def web_link(url: Any) -> str | None:
     return None
 
 
+@cache
+def words(locale: str) -> dict[str, str]:
+    """Labels that every item of a list repeats, translated once per language."""
+    return {
+        "mark_read": gettext(locale, "Mark read"),
+        "mark_unread": gettext(locale, "Mark unread"),
+        "star": gettext(locale, "Star"),
+        "unstar": gettext(locale, "Unstar"),
+        "untitled": gettext(locale, "(untitled)"),
+    }
+
+
 def preference(viewer: Viewer, name: str) -> bool:
     return bool((viewer.user.get("preferences") or {}).get(name, False))
 
@@ -124,6 +137,7 @@ async def list_page(
     feed_title = items[0]["feed"]["title"] if items and view.feed_id else None
     context = {
         "viewer": viewer,
+        "words": words(viewer.locale),
         "view": view,
         "items": items,
         "back": view.url(),
@@ -265,7 +279,8 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
             e for e in found["enclosures"] if isinstance(e, dict) and web_link(e.get("url"))
         ]
         body, source = summary_body(found)
-        context = {"viewer": viewer, "article": found, "body": body, "source": source}
+        context = {"viewer": viewer, "words": words(viewer.locale), "article": found}
+        context |= {"body": body, "source": source}
         return render(request, "reading/article.html", context)
 
     def action(name: str) -> None:
@@ -277,7 +292,8 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
             await backend(request, viewer).send(method, f"/v1/articles/{article_id}/{resource}")
             back = safe_next(form.get("next"))
             if is_htmx(request):
-                context = {"viewer": viewer, "id": article_id, "mark": mark, "on": value}
+                context = {"viewer": viewer, "words": words(viewer.locale), "id": article_id}
+                context |= {"mark": mark, "on": value}
                 return render(request, "reading/toggle.html", context | {"back": back})
             return RedirectResponse(back, status_code=303)
 

@@ -121,11 +121,17 @@
   }
 
   // --- swipe a list item: right marks it read (or unread), left stars it ----------------------
+  // Under the moving item, a strip shows the label of the button that letting go presses.
   const ARM_PX = 80;
   function swipeable(item) {
     const body = item.querySelector(".item-body");
+    const hint = document.createElement("span");
+    hint.className = "swipe-hint";
+    hint.setAttribute("aria-hidden", "true");
+    item.prepend(hint);
     let start = null;
     let dx = 0;
+    const target = () => item.querySelector(dx > 0 ? ".toggle-read button" : ".toggle-star button");
     const reset = () => {
       item.classList.remove("swiping", "swipe-left", "swipe-right", "armed");
       body.style.transform = "";
@@ -142,17 +148,15 @@
       if (!item.classList.contains("swiping")) {
         if (Math.abs(dx) < 12 || Math.abs(dx) < Math.abs(event.clientY - start.y)) return;
         item.classList.add("swiping");
-        item.setPointerCapture(event.pointerId);
       }
       item.classList.toggle("swipe-right", dx > 0);
       item.classList.toggle("swipe-left", dx < 0);
       item.classList.toggle("armed", Math.abs(dx) >= ARM_PX);
+      hint.textContent = target().textContent.trim();
       body.style.transform = `translateX(${dx}px)`;
     });
     item.addEventListener("pointerup", () => {
-      if (start && item.classList.contains("swiping") && Math.abs(dx) >= ARM_PX) {
-        press(item, dx > 0 ? ".toggle-read button" : ".toggle-star button");
-      }
+      if (start && item.classList.contains("swiping") && Math.abs(dx) >= ARM_PX) target().click();
       reset();
     });
     item.addEventListener("pointercancel", reset);
