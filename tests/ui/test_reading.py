@@ -200,6 +200,7 @@ async def test_the_sidebar_shows_unread_counts_per_feed_category_and_in_total(ui
     assert not await nav.is_visible()
     await ui.page.locator(".nav-box > summary").click()
     assert await nav.is_visible()
+    await ui.screenshots("reading-sidebar")
 
 
 # --- the article page ---------------------------------------------------------------------------
@@ -415,6 +416,7 @@ async def test_keyboard_shortcuts(ui: UI) -> None:
     dialog = ui.page.get_by_role("dialog", name="Keyboard shortcuts")
     await expect(dialog).to_be_visible()
     assert await ui.axe() == []
+    await ui.screenshots("reading-shortcuts")
     await keys.press("Escape")
     await expect(dialog).to_be_hidden()
     await keys.press("Shift+A")
