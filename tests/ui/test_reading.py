@@ -142,6 +142,7 @@ async def test_views_by_state_feed_and_category(ui: UI) -> None:
 
     await ui.goto(f"/feeds/{loose_feed}")
     assert await shown_ids(ui.page) == loose[1:]
+    assert await ui.axe() == []
     await (
         ui.page.get_by_role("navigation", name="Which articles")
         .get_by_role("link", name="All")
@@ -201,6 +202,10 @@ async def test_the_sidebar_shows_unread_counts_per_feed_category_and_in_total(ui
     await ui.page.locator(".nav-box > summary").click()
     assert await nav.is_visible()
     await ui.screenshots("reading-sidebar")
+    # The sidebar as a page of its own (what a browser without JavaScript gets).
+    await ui.goto("/nav")
+    assert await ui.page.locator(f'[data-count-category="{news}"]').inner_text() == "7"
+    assert await ui.axe() == []
 
 
 # --- the article page ---------------------------------------------------------------------------
