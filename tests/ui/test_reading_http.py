@@ -71,3 +71,16 @@ async def test_bad_input_is_refused_with_a_clear_message_and_nothing_changes(
     missing = await alice.browser.call("POST", "/articles/999999999/read", data={"next": "/"})
     assert missing.status_code == 404
     assert len(unread_ids(stack, alice)) == 3
+
+
+async def test_an_article_waiting_for_its_full_text_says_so(stack: BackendStack) -> None:
+    alice = await reader(stack, {None: 1}, articles=1)
+    (article,) = newest_first(stack, "a.feed_id = %s", (alice.feeds[0],))
+    stack.app(
+        "INSERT INTO article_contents (article_id, status) VALUES (%s, 'pending')", (article,)
+    )
+    page = await alice.browser.http.get(f"/articles/{article}")
+    assert page.status_code == 200
+    assert "The full text is being fetched" in page.text
+    assert "No summary yet: it is written once the full text is in." in page.text
+    assert "Text <b>of</b>" in page.text  # the feed's content meanwhile
