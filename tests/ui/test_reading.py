@@ -73,6 +73,11 @@ def unread_ids(stack: BackendStack, person: Reader) -> list[int]:
     return [row["id"] for row in rows]
 
 
+def feed_title(stack: BackendStack, feed_id: int) -> str:
+    (row,) = stack.app("SELECT title FROM feeds WHERE id = %s", (feed_id,))
+    return str(row["title"])
+
+
 def starred_ids(stack: BackendStack, person: Reader) -> set[int]:
     rows = stack.app("SELECT article_id FROM favorites WHERE user_id = %s", (person.id,))
     return {row["article_id"] for row in rows}
@@ -151,6 +156,10 @@ async def test_views_by_state_feed_and_category(ui: UI) -> None:
     assert await shown_ids(ui.page) == loose
     await ui.goto(f"/feeds/{loose_feed}?state=starred")
     assert await shown_ids(ui.page) == [loose[1]]
+    await alice.send("POST", "/v1/articles/read", {"ids": loose})
+    await ui.goto(f"/feeds/{loose_feed}")
+    assert await ui.page.locator("h1").inner_text() == feed_title(ui.stack, loose_feed)
+    assert await ui.page.get_by_text("Nothing unread: you are all caught up.").is_visible()
     await ui.goto(f"/categories/{news}")
     assert await ui.page.locator("h1").inner_text() == "News"
     assert await shown_ids(ui.page) == newest_first(ui.stack, "a.feed_id = %s", (news_feed,))

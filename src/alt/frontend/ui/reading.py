@@ -116,6 +116,13 @@ async def _category_name(api: Backend, category_id: int) -> str | None:
     return names.get(category_id)
 
 
+async def _feed_title(api: Backend, feed_id: int, items: list[dict[str, Any]]) -> str | None:
+    """The feed's title from its articles (a view with none shown asks for one of any state)."""
+    if not items:
+        items = (await api.get("/v1/articles", state="all", feed_id=feed_id, limit=1))["items"]
+    return str(items[0]["feed"]["title"]) if items else None
+
+
 async def list_page(
     request: Request, viewer: Viewer, view: View, cursor: str | None, part: str | None
 ) -> HTMLResponse:
@@ -134,7 +141,7 @@ async def list_page(
         page, category = await articles, None
     items = page["items"]
     following = page["next_cursor"]
-    feed_title = items[0]["feed"]["title"] if items and view.feed_id else None
+    feed_title = await _feed_title(api, view.feed_id, items) if view.feed_id else None
     context = {
         "viewer": viewer,
         "words": words(viewer.locale),
