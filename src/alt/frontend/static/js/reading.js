@@ -116,7 +116,7 @@
   });
 
   for (const button of document.querySelectorAll("[data-show-shortcuts]")) {
-    button.closest("[hidden]").hidden = false;
+    button.closest(".help-hint").hidden = false;
     button.addEventListener("click", () => actions["?"]());
   }
 
