@@ -1,0 +1,341 @@
+"""The subscription pages in a real browser (and without JavaScript), against the real stack:
+adding a feed with a choice among a site's feeds, errors kept in the form, a feed's settings,
+categories, OPML import and export, and the list of feeds sorted by their failures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from playwright.async_api import Browser as Chromium
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.backend.conftest import BackendStack
+from tests.backend.test_opml import opml
+from tests.support.waiting import until
+from tests.ui.conftest import DESKTOP, UI
+
+async def add_feed(ui: UI, url: str) -> None:
+    """Through the add form, a URL with one feed: subscribed at once."""
+    await ui.goto("/subscriptions/new")
+    await ui.page.fill("#url", url)
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Find the feed").click()
+
+
+def subscription_id(ui: UI) -> int:
+    found = re.search(r"added=(\d+)", ui.page.url)
+    assert found, ui.page.url
+    return int(found.group(1))
+
+
+@pytest.fixture
+async def no_js(ui: UI, chromium: Chromium) -> AsyncIterator[Callable[[], Awaitable[Page]]]:
+    """Opens a page with JavaScript off, logged in as `ui`'s user (its cookies copied)."""
+    contexts: list[BrowserContext] = []
+
+    async def open_page() -> Page:
+        context = await chromium.new_context(viewport=DESKTOP, java_script_enabled=False)
+        contexts.append(context)
+        await context.add_cookies(await ui.context.cookies())  # type: ignore[arg-type]
+        return await context.new_page()
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+
+
+async def test_a_site_with_two_feeds_lets_the_reader_pick_the_second(ui: UI) -> None:
+    await ui.new_user("picker@example.org")
+    await ui.goto("/subscriptions/new")
+    assert await ui.axe() == []
+    await ui.page.fill("#url", ui.stack.feeds.url("/site/east+west/"))
+    await ui.page.fill("#title", "The west")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Find the feed").click()
+    east = ui.page.get_by_role("radio", name=re.compile("Feed east"))
+    west = ui.page.get_by_role("radio", name=re.compile("Feed west"))
+    await expect(east).to_be_checked()
+    await expect(ui.page.get_by_text(ui.stack.feeds.url("/feeds/west.xml"))).to_be_visible()
+    assert await ui.page.input_value("#title") == "The west"  # kept
+    assert await ui.axe() == []
+    await ui.screenshots("subscriptions-new-choice")
+    await west.check()
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Subscribe to the chosen feed").click()
+    assert ui.page.url.startswith(ui.url("/subscriptions?added="))
+    await expect(ui.page.get_by_role("status")).to_contain_text("Subscribed to “The west”.")
+    feed_id = ui.stack.app(
+        "SELECT id FROM feeds WHERE url = %s", (ui.stack.feeds.url("/feeds/west.xml"),)
+    )[0]["id"]
+    await expect(ui.page.get_by_role("link", name="Read it now")).to_have_attribute(
+        "href", f"/feeds/{feed_id}"
+    )
+    await expect(ui.page.locator(f'[data-count-feed="{feed_id}"]')).to_have_text("25")
+    assert ui.stack.app("SELECT count(*) AS n FROM feeds WHERE url LIKE %s", ("%/east.xml",)) == [
+        {"n": 0}
+    ]
+    assert await ui.axe() == []
+    await ui.screenshots("subscriptions-list")
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("/plain.html", "No feed was found at that address."),
+        ("dead", "That address could not be reached."),
+        ("http://169.254.169.254/latest/", "That address is not allowed."),
+        ("javascript:alert(1)", "That is not a web address that can be used."),
+    ],
+)
+async def test_a_bad_address_is_explained_in_the_form_keeping_what_was_typed(
+    ui: UI, where: str, says: str
+) -> None:
+    await ui.new_user(f"bad-{abs(hash(where))}@example.org")
+    url = ui.stack.dead_url if where == "dead" else where
+    url = ui.stack.feeds.url(url) if url.startswith("/") else url
+    await ui.goto("/subscriptions/new")
+    await ui.page.fill("#url", url)
+    await ui.page.fill("#title", "Mine")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Find the feed").click()
+    await expect(ui.page.get_by_role("alert")).to_contain_text(says)
+    assert await ui.page.input_value("#url") == url
+    assert await ui.page.input_value("#title") == "Mine"
+    await expect(ui.page.locator("#url")).to_have_attribute("aria-invalid", "true")
+    assert await ui.axe() == []
+
+
+async def test_rename_move_refresh_and_unsubscribe_a_feed(ui: UI) -> None:
+    await ui.new_user("settings@example.org")
+    await ui.goto("/categories")
+    await ui.page.fill("#new-name", "Tech")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Create").click()
+    await add_feed(ui, ui.stack.feeds.url("/feeds/settings.xml"))
+    made = subscription_id(ui)
+    await ui.goto(f"/subscriptions/{made}")
+    assert await ui.axe() == []
+    await ui.page.fill("#title", "  Renamed feed ")
+    await ui.page.select_option("#category_id", label="Tech")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Save changes").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("Your changes are saved.")
+    await expect(ui.page.get_by_role("heading", level=1)).to_have_text("Renamed feed")
+    await expect(ui.page.locator("#category_id option:checked")).to_have_text("Tech")
+    row = ui.stack.app("SELECT title, category_id FROM subscriptions WHERE id = %s", (made,))[0]
+    assert row["title"] == "Renamed feed" and row["category_id"] is not None
+
+    feed_id = ui.stack.app("SELECT feed_id FROM subscriptions WHERE id = %s", (made,))[0]["feed_id"]
+    ui.stack.app("UPDATE feeds SET next_check_at = now() + interval '5 hours' WHERE id = %s", (feed_id,))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Refresh now").click()
+    await expect(ui.page.get_by_role("status")).to_have_text(
+        "The feed will be checked again in a moment."
+    )
+    due = ui.stack.app("SELECT next_check_at <= now() AS due FROM feeds WHERE id = %s", (feed_id,))
+    assert due == [{"due": True}]
+
+    # Back to the feed's own title: an empty title.
+    await ui.page.fill("#title", "")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Save changes").click()
+    await expect(ui.page.get_by_role("heading", level=1)).to_have_text("Feed settings")
+
+    await ui.page.get_by_role("link", name="Unsubscribe…").click()
+    await expect(ui.page.get_by_role("heading", level=1)).to_contain_text("Feed settings")
+    assert await ui.axe() == []
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Unsubscribe").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("You are unsubscribed.")
+    assert ui.stack.app("SELECT id FROM subscriptions WHERE id = %s", (made,)) == []
+
+
+async def test_categories_are_created_renamed_deleted_and_feeds_moved(ui: UI) -> None:
+    await ui.new_user("folders@example.org")
+    await ui.goto("/categories")
+    assert await ui.axe() == []
+    for name in ("Tech", "News"):
+        await ui.page.fill("#new-name", name)
+        async with ui.page.expect_navigation():
+            await ui.page.get_by_role("button", name="Create").click()
+        await expect(ui.page.get_by_role("status")).to_have_text("The category was created.")
+    await ui.page.fill("#new-name", "tech")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Create").click()
+    await expect(ui.page.get_by_role("alert")).to_contain_text(
+        "You already have a category with that name."
+    )
+    assert await ui.page.input_value("#new-name") == "tech"
+
+    news = ui.page.locator("li", has_text="News")
+    await news.get_by_role("textbox").fill("World")
+    async with ui.page.expect_navigation():
+        await news.get_by_role("button", name="Rename").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("The category was renamed.")
+    await expect(ui.page.get_by_role("link", name="World")).to_be_visible()
+
+    # Moving a feed with the select on the list of feeds.
+    await add_feed(ui, ui.stack.feeds.url("/feeds/folders.xml"))
+    made = subscription_id(ui)
+    await ui.page.select_option(f"#move-{made}", label="Tech")
+    async with ui.page.expect_navigation():
+        await ui.page.locator(f"#sub-{made}").get_by_role("button", name="Move").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("The feed was moved.")
+    await expect(ui.page.locator(f"#move-{made} option:checked")).to_have_text("Tech")
+
+    await ui.goto("/categories")
+    await ui.screenshots("subscriptions-categories")
+    tech = ui.page.locator("li", has_text="Tech")
+    await expect(tech).to_contain_text("1 feeds")
+    await tech.get_by_role("link", name="Delete…").click()
+    await expect(ui.page.get_by_text("Its 1 feeds stay subscribed, without a category.")).to_be_visible()
+    assert await ui.axe() == []
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Delete category").click()
+    await expect(ui.page.get_by_role("status")).to_contain_text("its feeds are now uncategorised")
+    await expect(ui.page.locator("li", has_text="Tech")).to_have_count(0)
+    kept = ui.stack.app("SELECT category_id FROM subscriptions WHERE id = %s", (made,))
+    assert kept == [{"category_id": None}]
+
+
+async def test_opml_import_reports_and_export_round_trips(ui: UI, tmp_path: Path) -> None:
+    stack = ui.stack
+    await ui.new_user("opml-ui@example.org")
+    await add_feed(ui, stack.feeds.url("/feeds/before.xml"))
+    file = tmp_path / "mine.opml"
+    file.write_bytes(
+        opml(
+            [
+                ("Reading", "One", stack.feeds.url("/feeds/one.xml")),
+                (None, "Two", stack.feeds.url("/feeds/two.xml")),
+                (None, "Before", stack.feeds.url("/feeds/before.xml")),
+                (None, "Metadata", "http://169.254.169.254/latest/"),
+            ]
+        )
+    )
+    await ui.goto("/subscriptions/new")
+    await ui.page.set_input_files("#file", str(file))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Import").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("2 added, 1 skipped, 1 failed.")
+    await expect(ui.page.locator("ul[aria-labelledby=added] li")).to_have_count(2)
+    await expect(ui.page.locator("ul[aria-labelledby=skipped]")).to_contain_text(
+        "already subscribed"
+    )
+    await expect(ui.page.locator("ul[aria-labelledby=failed]")).to_contain_text("169.254.169.254")
+    assert await ui.axe() == []
+
+    await ui.goto("/subscriptions")
+    async with ui.page.expect_download() as waiting:
+        await ui.page.get_by_role("link", name="Export OPML").click()
+    download = await waiting.value
+    assert download.suggested_filename == "alt-subscriptions.opml"
+    exported = tmp_path / "exported.opml"
+    await download.save_as(exported)
+    text = exported.read_text()
+    for name in ("one", "two", "before"):
+        assert stack.feeds.url(f"/feeds/{name}.xml") in text
+    assert 'text="Reading"' in text
+
+    # The exported file, imported by someone else, gives them the same feeds.
+    await ui.page.get_by_role("button", name="Log out").click()
+    await ui.page.wait_for_url(re.compile("/login"))
+    await ui.new_user("opml-ui-2@example.org")
+    await ui.goto("/subscriptions/new")
+    await ui.page.set_input_files("#file", str(exported))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Import").click()
+    await expect(ui.page.get_by_role("status")).to_have_text("3 added, 0 skipped, 0 failed.")
+
+
+async def test_an_empty_or_broken_opml_upload_is_explained(ui: UI, tmp_path: Path) -> None:
+    await ui.new_user("opml-bad@example.org")
+    await ui.goto("/subscriptions/new")
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Import").click()
+    await expect(ui.page.get_by_role("alert")).to_have_text("Choose an OPML file to import.")
+    broken = tmp_path / "broken.opml"
+    broken.write_text("<html>not opml</html>")
+    await ui.page.set_input_files("#file", str(broken))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Import").click()
+    await expect(ui.page.get_by_role("alert")).to_contain_text(
+        "That file is not an OPML file that can be imported."
+    )
+    assert await ui.axe() == []
+
+
+async def test_the_list_sorts_feeds_by_their_failures_and_shows_only_failing_ones(
+    ui: UI, tmp_path: Path
+) -> None:
+    stack: BackendStack = ui.stack
+    await ui.new_user("health@example.org")
+    dead = f"{stack.dead_base}/health.xml"
+    file = tmp_path / "health.opml"
+    file.write_bytes(
+        opml([(None, "Alpha working", stack.feeds.url("/feeds/healthy.xml")), (None, "Zulu dead", dead)])
+    )
+    await ui.goto("/subscriptions/new")
+    await ui.page.set_input_files("#file", str(file))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Import").click()
+
+    async def failed_once() -> bool:
+        rows = stack.app("SELECT error_count, last_error FROM feeds WHERE url = %s", (dead,))
+        return bool(rows and rows[0]["error_count"] > 0 and rows[0]["last_error"])
+
+    await until(failed_once, 60, "the fetcher failing the dead feed")
+
+    await ui.goto("/subscriptions")
+    titles = ui.page.locator("tbody th.feed > a")
+    await expect(titles).to_have_text(["Alpha working", "Zulu dead"])
+    await ui.page.get_by_role("link", name="Failures").click()
+    await ui.page.wait_for_url(re.compile(r"sort=failures"))
+    await expect(titles).to_have_text(["Zulu dead", "Alpha working"])
+    dead_row = ui.page.locator("tbody tr").first
+    await expect(dead_row.locator(".badge")).to_have_text("Failing")
+    await expect(dead_row.locator(".last-error")).not_to_be_empty()
+    await expect(dead_row.locator(".failures")).not_to_have_text("0")
+    await ui.page.get_by_role("link", name="Only failing feeds").click()
+    await ui.page.wait_for_url(re.compile(r"failing=1"))
+    await expect(titles).to_have_text(["Zulu dead"])
+    assert await ui.axe() == []
+    await ui.goto("/subscriptions?sort=failures")
+    await ui.screenshots("subscriptions-health")
+
+
+async def test_every_page_works_without_javascript(
+    ui: UI, no_js: Callable[[], Awaitable[Page]]
+) -> None:
+    await ui.new_user("nojs@example.org")
+    page = await no_js()
+    base = ui.stack.feeds
+    await page.goto(ui.url("/subscriptions/new"))
+    await page.fill("#url", base.url("/site/left+right/"))
+    await page.click("text=Find the feed")
+    await page.wait_for_url(ui.url("/subscriptions/new"))
+    await page.check("text=Feed right")
+    await page.click("text=Subscribe to the chosen feed")
+    await page.wait_for_url(re.compile(r"/subscriptions\?added="))
+    await expect(page.get_by_role("status")).to_contain_text("Subscribed to “Feed right”.")
+    made = int(page.url.rsplit("=", 1)[1])
+
+    await page.goto(ui.url("/categories"))
+    await page.fill("#new-name", "Later")
+    await page.click("text=Create")
+    await expect(page.get_by_role("status")).to_have_text("The category was created.")
+
+    await page.goto(ui.url(f"/subscriptions/{made}"))
+    await page.select_option("#category_id", label="Later")
+    await page.click("text=Save changes")
+    await expect(page.get_by_role("status")).to_have_text("Your changes are saved.")
+    await page.click("text=Refresh now")
+    await expect(page.get_by_role("status")).to_have_text("The feed will be checked again in a moment.")
+    await page.click("text=Unsubscribe…")
+    await page.get_by_role("button", name="Unsubscribe").click()
+    await page.wait_for_url(re.compile(r"/subscriptions\?notice=unsubscribed"))
+    await expect(page.get_by_role("status")).to_have_text("You are unsubscribed.")
+    assert ui.stack.app("SELECT id FROM subscriptions WHERE id = %s", (made,)) == []
