@@ -124,9 +124,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
     @r.get("/subscriptions")
     async def listing(request: Request, viewer: ViewerDep) -> HTMLResponse:
         api = backend(request, viewer)
-        subscriptions, categories = await asyncio.gather(
-            all_subscriptions(api), categories_of(api)
-        )
+        subscriptions, categories = await asyncio.gather(all_subscriptions(api), categories_of(api))
         sort = request.query_params.get("sort", "title")
         sort = sort if sort in SORTS else "title"
         only_failing = request.query_params.get("failing") == "1"
@@ -158,15 +156,15 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
         try:
             if fields.get("feed"):
                 return await subscribe(api, fields["feed"], fields)
-            choices = (await api.send("POST", "/v1/feeds/discover", {"url": fields.get("url", "")}))[
-                "feeds"
-            ]
+            choices = (
+                await api.send("POST", "/v1/feeds/discover", {"url": fields.get("url", "")})
+            )["feeds"]
             if len(choices) == 1:
                 return await subscribe(api, choices[0]["url"], fields)
         except AltError as exc:
             categories = await categories_of(api)
             problem = problem_view(exc, viewer.locale)
-            return add_page(request, viewer, categories, fields, problem=problem, status=exc.status)
+            return add_page(request, viewer, categories, fields, problem=problem)
         categories = await categories_of(api)
         return add_page(request, viewer, categories, fields, choices=choices)
 
@@ -273,9 +271,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
         except AltError as exc:
             problem = problem_view(exc, viewer.locale)
             categories = await categories_of(api)
-            return add_page(
-                request, viewer, categories, {}, opml_problem=problem, status=exc.status
-            )
+            return add_page(request, viewer, categories, {}, opml_problem=problem)
         context = {"viewer": viewer, "report": report}
         return render(request, "subscriptions/imported.html", context)
 
@@ -319,8 +315,9 @@ def add_page(
     choices: list[dict[str, Any]] | None = None,
     problem: dict[str, str] | None = None,
     opml_problem: dict[str, str] | None = None,
-    status: int = 200,
 ) -> HTMLResponse:
+    """The add page; a problem is said in the form (answered with 200: the page is what the
+    browser should show, and browsers log other statuses as errors)."""
     context = {
         "viewer": viewer,
         "categories": categories,
@@ -329,7 +326,7 @@ def add_page(
         "problem": problem,
         "opml_problem": opml_problem,
     }
-    return render(request, "subscriptions/new.html", context, status=status)
+    return render(request, "subscriptions/new.html", context)
 
 
 def categories_page(
@@ -346,4 +343,4 @@ def categories_page(
         "problem": problem_view(problem, viewer.locale) if problem else None,
         "notice": notice_of(request, viewer.locale),
     }
-    return render(request, "subscriptions/categories.html", context, status=problem.status if problem else 200)
+    return render(request, "subscriptions/categories.html", context)
