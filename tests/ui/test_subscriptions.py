@@ -5,9 +5,9 @@ categories, OPML import and export, and the list of feeds sorted by their failur
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from playwright.async_api import Browser as Chromium
@@ -128,7 +128,8 @@ async def test_rename_move_refresh_and_unsubscribe_a_feed(ui: UI) -> None:
     await expect(ui.page.get_by_role("heading", level=1)).to_have_text("Renamed feed")
     await expect(ui.page.locator("#category_id option:checked")).to_have_text("Tech")
     row = ui.stack.app("SELECT title, category_id FROM subscriptions WHERE id = %s", (made,))[0]
-    assert row["title"] == "Renamed feed" and row["category_id"] is not None
+    assert row["title"] == "Renamed feed"
+    assert row["category_id"] is not None
 
     feed_id = ui.stack.app("SELECT feed_id FROM subscriptions WHERE id = %s", (made,))[0]["feed_id"]
     ui.stack.app(
