@@ -83,6 +83,20 @@ async def test_a_site_with_two_feeds_lets_the_reader_pick_the_second(ui: UI) -> 
     await ui.screenshots("subscriptions-list")
 
 
+async def test_a_changed_address_is_looked_up_again(ui: UI) -> None:
+    await ui.new_user("changed@example.org")
+    await ui.goto("/subscriptions/new")
+    await ui.page.fill("#url", ui.stack.feeds.url("/site/up+down/"))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Find the feed").click()
+    await expect(ui.page.get_by_role("radio")).to_have_count(2)
+    # Another address typed over the choice: that one is subscribed to, not the choice.
+    await ui.page.fill("#url", ui.stack.feeds.url("/feeds/sideways.xml"))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Subscribe to the chosen feed").click()
+    await expect(ui.page.get_by_role("status")).to_contain_text("Subscribed to “Feed sideways”.")
+
+
 @pytest.mark.parametrize(
     ("where", "says"),
     [
@@ -120,6 +134,7 @@ async def test_rename_move_refresh_and_unsubscribe_a_feed(ui: UI) -> None:
     made = subscription_id(ui)
     await ui.goto(f"/subscriptions/{made}")
     assert await ui.axe() == []
+    await ui.screenshots("subscriptions-feed")
     await ui.page.fill("#title", "  Renamed feed ")
     await ui.page.select_option("#category_id", label="Tech")
     async with ui.page.expect_navigation():
@@ -199,10 +214,10 @@ async def test_categories_are_created_renamed_deleted_and_feeds_moved(ui: UI) ->
     await ui.goto("/categories")
     await ui.screenshots("subscriptions-categories")
     tech = ui.page.locator("li", has_text="Tech")
-    await expect(tech).to_contain_text("1 feeds")
-    await tech.get_by_role("link", name="Delete…").click()
+    await expect(tech).to_contain_text("Feeds: 1")
+    await tech.get_by_role("link", name="Delete this category…").click()
     await expect(
-        ui.page.get_by_text("Its 1 feeds stay subscribed, without a category.")
+        ui.page.get_by_text("Its feeds (1) stay subscribed, without a category.")
     ).to_be_visible()
     assert await ui.axe() == []
     async with ui.page.expect_navigation():

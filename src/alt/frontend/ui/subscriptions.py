@@ -24,33 +24,42 @@ from alt.frontend.ui.render import gettext, render
 from alt.frontend.ui.viewer import Viewer, ViewerDep
 from alt.platform.errors import AltError
 
+
+def N_(message: str) -> str:
+    """Marks a string for the catalogue; it is translated where it is shown."""
+    return message
+
+
 PAGE = 1000
 SORTS = ("title", "failures", "unread")
 NOTICES = {
-    "saved": "Your changes are saved.",
-    "moved": "The feed was moved.",
-    "refreshing": "The feed will be checked again in a moment.",
-    "unsubscribed": "You are unsubscribed.",
-    "category_created": "The category was created.",
-    "category_renamed": "The category was renamed.",
-    "category_deleted": "The category was deleted; its feeds are now uncategorised.",
+    "saved": N_("Your changes are saved."),
+    "moved": N_("The feed was moved."),
+    "refreshing": N_("The feed will be checked again in a moment."),
+    "unsubscribed": N_("You are unsubscribed."),
+    "category_created": N_("The category was created."),
+    "category_renamed": N_("The category was renamed."),
+    "category_deleted": N_("The category was deleted; its feeds are now uncategorised."),
 }
 # What a refused address means, said in the reader's language (the backend's own message,
 # in English, follows as the detail).
 PROBLEMS = {
-    "not_a_feed": "No feed was found at that address.",
-    "feed_unreadable": "That address is a feed, but it cannot be read.",
-    "blocked_url": "That address is not allowed.",
-    "invalid_url": "That is not a web address that can be used.",
-    "already_subscribed": "You are already subscribed to this feed.",
-    "validation_failed": "Type the address of a site or a feed.",
-    "discovery_unavailable": "Feeds cannot be checked right now; please try again in a minute.",
-    "category_exists": "You already have a category with that name.",
-    "invalid_opml": "That file is not an OPML file that can be imported.",
-    "payload_too_large": "That file is too large.",
-    "no_file": "Choose an OPML file to import.",
+    "not_a_feed": N_("No feed was found at that address."),
+    "feed_unreadable": N_("That address is a feed, but it cannot be read."),
+    "blocked_url": N_("That address is not allowed."),
+    "invalid_url": N_("That is not a web address that can be used."),
+    "already_subscribed": N_("You are already subscribed to this feed."),
+    "validation_failed": N_("Type the address of a site or a feed."),
+    "discovery_unavailable": N_("Feeds cannot be checked right now; please try again in a minute."),
+    "category_exists": N_("You already have a category with that name."),
+    "invalid_opml": N_("That file is not an OPML file that can be imported."),
+    "payload_too_large": N_("That file is too large."),
+    "no_file": N_("Choose an OPML file to import."),
 }
-UNREACHABLE = "That address could not be reached."
+CATEGORY_PROBLEMS = PROBLEMS | {
+    "validation_failed": N_("Type a name of up to 200 characters for the category.")
+}
+UNREACHABLE = N_("That address could not be reached.")
 
 
 def notice_of(request: Request, locale: str) -> str | None:
@@ -58,15 +67,15 @@ def notice_of(request: Request, locale: str) -> str | None:
     return gettext(locale, NOTICES[key]) if key in NOTICES else None
 
 
-def problem_of(exc: AltError, locale: str) -> str:
+def problem_of(exc: AltError, locale: str, problems: dict[str, str] = PROBLEMS) -> str:
     if exc.code.startswith("fetch_"):
         return gettext(locale, UNREACHABLE)
-    return gettext(locale, PROBLEMS.get(exc.code, "The request failed."))
+    return gettext(locale, problems.get(exc.code, N_("The request failed.")))
 
 
-def problem_view(exc: AltError, locale: str) -> dict[str, str]:
+def problem_view(exc: AltError, locale: str, problems: dict[str, str] = PROBLEMS) -> dict[str, str]:
     """What went wrong: a headline in the reader's language and alt-backend's own words."""
-    return {"headline": problem_of(exc, locale), "detail": exc.message}
+    return {"headline": problem_of(exc, locale, problems), "detail": exc.message}
 
 
 def back(path: str, **query: Any) -> RedirectResponse:
@@ -85,7 +94,7 @@ def category_id(value: str | None) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise AltError(422, "validation_failed", "Choose a category from the list.")
+        raise AltError(422, "validation_failed", N_("Choose a category from the list."))
     return int(value)
 
 
@@ -154,7 +163,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
         fields = await form_of(request)
         api = backend(request, viewer)
         try:
-            if fields.get("feed"):
+            if fields.get("feed") and fields.get("found_at") == fields.get("url"):
                 return await subscribe(api, fields["feed"], fields)
             choices = (
                 await api.send("POST", "/v1/feeds/discover", {"url": fields.get("url", "")})
@@ -250,7 +259,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
         listed = await categories_of(backend(request, viewer))
         found = next((c for c in listed if c["id"] == category), None)
         if found is None:
-            raise AltError(404, "not_found", "There is no such category.")
+            raise AltError(404, "not_found", N_("There is no such category."))
         context = {"viewer": viewer, "category": found}
         return render(request, "subscriptions/delete_category.html", context)
 
@@ -340,7 +349,7 @@ def categories_page(
         "viewer": viewer,
         "categories": listed,
         "fields": fields or {},
-        "problem": problem_view(problem, viewer.locale) if problem else None,
+        "problem": problem_view(problem, viewer.locale, CATEGORY_PROBLEMS) if problem else None,
         "notice": notice_of(request, viewer.locale),
     }
     return render(request, "subscriptions/categories.html", context)
