@@ -83,6 +83,37 @@ async def test_a_site_with_two_feeds_lets_the_reader_pick_the_second(ui: UI) -> 
     await ui.screenshots("subscriptions-list")
 
 
+# Listens after subscriptions.js: notes the button as the form goes and tries to send it again;
+# what it saw is kept in sessionStorage, which outlives the navigation.
+WATCH_SUBMITS = """
+document.addEventListener("submit", (event) => {
+  const seen = JSON.parse(sessionStorage.getItem("seen") || "[]");
+  const button = event.target.querySelector("button");
+  seen.push([button.textContent, button.getAttribute("aria-disabled"), event.defaultPrevented]);
+  sessionStorage.setItem("seen", JSON.stringify(seen));
+  if (seen.length === 1) setTimeout(() => event.target.requestSubmit(), 0);
+});
+"""
+
+
+async def test_the_button_says_the_feed_is_being_looked_for_and_sends_once(ui: UI) -> None:
+    await ui.new_user("patience@example.org")
+    await ui.goto("/subscriptions/new")
+    await ui.page.fill("#url", ui.stack.feeds.url("/slow/patience.xml"))
+    await ui.page.evaluate(WATCH_SUBMITS)
+    posts: list[str] = []
+    ui.page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    async with ui.page.expect_navigation(url=re.compile(r"added=")):
+        await ui.page.click("form.add-feed button")
+    await expect(ui.page.get_by_role("status")).to_contain_text("Subscribed to “Feed patience”.")
+    seen = await ui.page.evaluate("JSON.parse(sessionStorage.getItem('seen'))")
+    assert seen == [
+        ["Looking at the address…", "true", False],
+        ["Looking at the address…", "true", True],
+    ]
+    assert posts == [ui.url("/subscriptions/new")]
+
+
 async def test_a_changed_address_is_looked_up_again(ui: UI) -> None:
     await ui.new_user("changed@example.org")
     await ui.goto("/subscriptions/new")
@@ -202,14 +233,16 @@ async def test_categories_are_created_renamed_deleted_and_feeds_moved(ui: UI) ->
     await expect(ui.page.get_by_role("status")).to_have_text("The category was renamed.")
     await expect(ui.page.get_by_role("link", name="World")).to_be_visible()
 
-    # Moving a feed with the select on the list of feeds.
+    # Moving a feed with the select on the list of feeds: htmx swaps its row, the page stays.
     await add_feed(ui, ui.stack.feeds.url("/feeds/folders.xml"))
     made = subscription_id(ui)
+    listed = ui.page.url
     await ui.page.select_option(f"#move-{made}", label="Tech")
-    async with ui.page.expect_navigation():
-        await ui.page.locator(f"#sub-{made}").get_by_role("button", name="Move").click()
-    await expect(ui.page.get_by_role("status")).to_have_text("The feed was moved.")
+    await ui.page.locator(f"#sub-{made}").get_by_role("button", name="Move").click()
+    await expect(ui.page.locator(f"#sub-{made} .changed")).to_have_text("The feed was moved.")
     await expect(ui.page.locator(f"#move-{made} option:checked")).to_have_text("Tech")
+    assert ui.page.url == listed
+    assert await ui.axe() == []
 
     await ui.goto("/categories")
     await ui.screenshots("subscriptions-categories")
@@ -360,10 +393,19 @@ async def test_every_page_works_without_javascript(
     await page.click("text=Create")
     await expect(page.get_by_role("status")).to_have_text("The category was created.")
 
+    await page.goto(ui.url("/subscriptions?sort=failures"))
+    await page.select_option(f"#move-{made}", label="Later")
+    await page.click(f"#sub-{made} >> text=Move")
+    await page.wait_for_url(re.compile(r"/subscriptions\?sort=failures&notice=moved"))
+    await expect(page.get_by_role("status")).to_have_text("The feed was moved.")
+    await expect(page.locator(f"#move-{made} option:checked")).to_have_text("Later")
+
     await page.goto(ui.url(f"/subscriptions/{made}"))
-    await page.select_option("#category_id", label="Later")
+    await page.select_option("#category_id", label="No category")
+    await page.fill("#title", "Right here")
     await page.click("text=Save changes")
     await expect(page.get_by_role("status")).to_have_text("Your changes are saved.")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Right here")
     await page.click("text=Refresh now")
     await expect(page.get_by_role("status")).to_have_text(
         "The feed will be checked again in a moment."

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from alt.frontend.pages import safe_next
 from alt.frontend.ui.backend import Backend, answer_of, backend
 from alt.frontend.ui.render import gettext, render
+from alt.frontend.ui.route import is_htmx
 from alt.frontend.ui.viewer import Viewer, ViewerDep
 from alt.platform.errors import AltError
 
@@ -150,6 +151,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
             "added": next((s for s in subscriptions if str(s["id"]) == added), None),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "notice": notice_of(request, viewer.locale),
+            "changed": None,
         }
         return render(request, "subscriptions/list.html", context)
 
@@ -203,8 +205,18 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
     async def move(request: Request, viewer: ViewerDep, subscription_id: int) -> Response:
         fields = await form_of(request)
         change = {"category_id": category_id(fields.get("category_id"))}
-        await backend(request, viewer).send("PATCH", f"/v1/subscriptions/{subscription_id}", change)
-        return back_to(fields, "moved", f"/subscriptions/{subscription_id}")
+        api = backend(request, viewer)
+        moved = await api.send("PATCH", f"/v1/subscriptions/{subscription_id}", change)
+        if not is_htmx(request):
+            return back_to(fields, "moved", f"/subscriptions/{subscription_id}")
+        context = {
+            "viewer": viewer,
+            "s": moved,
+            "categories": await categories_of(api),
+            "here": safe_next(fields.get("next") or "/subscriptions"),
+            "changed": gettext(viewer.locale, NOTICES["moved"]),
+        }
+        return render(request, "subscriptions/_row.html", context)
 
     @r.post("/subscriptions/{subscription_id}/refresh")
     async def refresh(request: Request, viewer: ViewerDep, subscription_id: int) -> Response:
