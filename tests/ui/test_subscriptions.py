@@ -373,11 +373,13 @@ async def test_the_list_sorts_feeds_by_their_failures_and_shows_only_failing_one
 
 
 async def test_every_page_works_without_javascript(
-    ui: UI, no_js: Callable[[], Awaitable[Page]]
+    ui: UI, no_js: Callable[[], Awaitable[Page]], tmp_path: Path
 ) -> None:
     await ui.new_user("nojs@example.org")
     page = await no_js()
     base = ui.stack.feeds
+    file = tmp_path / "nojs.opml"
+    file.write_bytes(opml([(None, "Imported", base.url("/feeds/nojs-imported.xml"))]))
     await page.goto(ui.url("/subscriptions/new"))
     await page.fill("#url", base.url("/site/left+right/"))
     await page.click("text=Find the feed")
@@ -410,8 +412,71 @@ async def test_every_page_works_without_javascript(
     await expect(page.get_by_role("status")).to_have_text(
         "The feed will be checked again in a moment."
     )
+    await page.goto(ui.url("/categories"))
+    later = page.locator("li", has_text="Later")
+    await later.get_by_role("textbox").fill("Someday")
+    await later.get_by_role("button", name="Rename").click()
+    await expect(page.get_by_role("status")).to_have_text("The category was renamed.")
+    await page.get_by_role("link", name="Delete this category…").click()
+    await page.get_by_role("button", name="Delete category").click()
+    await expect(page.get_by_role("status")).to_contain_text("its feeds are now uncategorised")
+
+    await page.goto(ui.url("/subscriptions/new"))
+    await page.set_input_files("#file", str(file))
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("status")).to_have_text("1 added, 0 skipped, 0 failed.")
+    await page.goto(ui.url("/subscriptions"))
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="Export OPML").click()
+    assert (await waiting.value).suggested_filename == "alt-subscriptions.opml"
+
+    await page.goto(ui.url(f"/subscriptions/{made}"))
     await page.click("text=Unsubscribe…")
     await page.get_by_role("button", name="Unsubscribe").click()
     await page.wait_for_url(re.compile(r"/subscriptions\?notice=unsubscribed"))
     await expect(page.get_by_role("status")).to_have_text("You are unsubscribed.")
     assert ui.stack.app("SELECT id FROM subscriptions WHERE id = %s", (made,)) == []
+
+
+async def test_pages_speak_japanese_and_relay_the_export(stack: BackendStack) -> None:
+    browser, _ = await stack.user("nihongo@example.org")
+    japanese = {"Accept-Language": "ja"}
+    for path, text in (
+        ("/subscriptions", "フィードを購読"),
+        ("/subscriptions/new", "サイトまたはフィードのアドレス"),
+        ("/categories", "新しいカテゴリ"),
+    ):
+        page = await browser.http.get(path, headers=japanese)
+        assert page.status_code == 200, path
+        assert text in page.text, path
+    export = await browser.http.get("/opml/export")
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="alt-subscriptions.opml"'
+    assert export.headers["content-type"].startswith("application/xml")
+    assert export.text.startswith("<?xml")
+
+
+async def test_someone_elses_or_a_missing_feed_is_not_found(stack: BackendStack) -> None:
+    owner, _ = await stack.user("owner-ui@example.org")
+    made = await owner.call(
+        "POST", "/api/v1/subscriptions", {"url": stack.feeds.url("/feeds/owned.xml")}
+    )
+    assert made.status_code == 201, made.text
+    other, _ = await stack.user("other-ui@example.org")
+    for path in (f"/subscriptions/{made.json()['id']}", "/subscriptions/999999999"):
+        page = await other.http.get(path)
+        assert page.status_code == 404, path
+        assert "Not found" in page.text
+    moved = await other.http.post(
+        f"/subscriptions/{made.json()['id']}/unsubscribe", data={"csrf_token": other.csrf}
+    )
+    assert moved.status_code == 404
+    assert stack.app("SELECT id FROM subscriptions WHERE id = %s", (made.json()["id"],))
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(stack: BackendStack) -> None:
+    browser, user_id = await stack.user("csrf-ui@example.org")
+    before = stack.rows_of(user_id)
+    answer = await browser.http.post("/categories", data={"name": "Sneaky"})
+    assert answer.status_code == 403
+    assert stack.rows_of(user_id) == before
