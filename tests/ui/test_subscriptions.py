@@ -128,6 +128,20 @@ async def test_a_changed_address_is_looked_up_again(ui: UI) -> None:
     await expect(ui.page.get_by_role("status")).to_contain_text("Subscribed to “Feed sideways”.")
 
 
+async def test_feeds_already_read_cannot_be_chosen_again(ui: UI) -> None:
+    await ui.new_user("again@example.org")
+    for name in ("fore", "aft"):
+        await add_feed(ui, ui.stack.feeds.url(f"/feeds/{name}.xml"))
+    await ui.goto("/subscriptions/new")
+    await ui.page.fill("#url", ui.stack.feeds.url("/site/fore+aft/"))
+    async with ui.page.expect_navigation():
+        await ui.page.get_by_role("button", name="Find the feed").click()
+    for name in ("fore", "aft"):
+        await expect(ui.page.get_by_role("radio", name=re.compile(f"Feed {name}"))).to_be_disabled()
+    await expect(ui.page.get_by_text("You already read every feed of this site.")).to_be_visible()
+    assert await ui.axe() == []
+
+
 @pytest.mark.parametrize(
     ("where", "says"),
     [
