@@ -167,6 +167,8 @@ async def test_a_bad_address_is_explained_in_the_form_keeping_what_was_typed(
     assert await ui.page.input_value("#title") == "Mine"
     await expect(ui.page.locator("#url")).to_have_attribute("aria-invalid", "true")
     assert await ui.axe() == []
+    if where == "/plain.html":
+        await ui.screenshots("subscriptions-new-problem")
 
 
 async def test_rename_move_refresh_and_unsubscribe_a_feed(ui: UI) -> None:
@@ -301,6 +303,7 @@ async def test_opml_import_reports_and_export_round_trips(ui: UI, tmp_path: Path
     )
     await expect(ui.page.locator("ul[aria-labelledby=failed]")).to_contain_text("169.254.169.254")
     assert await ui.axe() == []
+    await ui.screenshots("subscriptions-imported")
 
     await ui.goto("/subscriptions")
     async with ui.page.expect_download() as waiting:
