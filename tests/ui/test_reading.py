@@ -531,7 +531,8 @@ async def test_articles_scrolled_past_are_marked_read_when_the_profile_asks(ui: 
         page = (await answer.text()).replace('id="items"', 'id="items" data-mark-on-scroll="true"')
         await route.fulfill(response=answer, body=page)
 
-    await ui.page.route(ui.url("/"), with_preference)
+    # The context's route: the service worker fetches the page, and a page's route misses that.
+    await ui.context.route(ui.url("/"), with_preference)
     await ui.page.set_viewport_size(PHONE)
     await ui.goto("/")
     assert unread_ids(ui.stack, alice) == newest  # nothing is read by being shown

@@ -18,7 +18,6 @@ const BUILD = null;
 const SHELL_CACHE = `alt-shell-${BUILD.version}`;
 const ARTICLES_CACHE = `alt-articles-${BUILD.version}`;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
-const FETCHES_AT_ONCE = 4;
 const MARK = /^\/articles\/\d+\/(read|unread|star|unstar)$/;
 const ARTICLE = /^\/articles\/\d+$/;
 const KEPT_HEADERS = ["content-type", "x-csrf-token", "hx-request", "accept"];
@@ -113,11 +112,8 @@ async function saveUnread(signal) {
   const cache = await caches.open(ARTICLES_CACHE);
   const saved = new Set((await cache.keys()).map((request) => new URL(request.url).pathname));
   await Promise.all([...saved].filter((page) => !wanted.includes(page)).map((page) => cache.delete(page)));
-  const missing = wanted.filter((page) => !saved.has(page));
-  const workers = Array.from({ length: FETCHES_AT_ONCE }, async () => {
-    while (missing.length) await saveArticle(cache, missing.shift(), signal);
-  });
-  await Promise.all(workers);
+  // One page at a time: the reader's own requests never wait behind a burst of ours.
+  for (const page of wanted.filter((page) => !saved.has(page))) await saveArticle(cache, page, signal);
 }
 
 async function saveArticle(cache, page, signal) {
