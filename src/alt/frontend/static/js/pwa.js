@@ -56,9 +56,15 @@
   worker.startMessages(); // now, not at DOMContentLoaded: a change may be queued before that
   window.addEventListener("online", () => tell({ type: "flush" }));
 
-  worker.register("/sw.js", { scope: "/" }).then(() => {
-    tell({ type: "status" });
-    if (document.querySelector('meta[name="csrf-token"]') && navigator.onLine) tell({ type: "refresh" });
-  });
+  // After the page's load: installing the worker (the shell's files) and saving articles never
+  // compete with the page itself.
+  function start() {
+    worker.register("/sw.js", { scope: "/" }).then(() => {
+      tell({ type: "status" });
+      if (document.querySelector('meta[name="csrf-token"]') && navigator.onLine) tell({ type: "refresh" });
+    });
+  }
+  if (document.readyState === "complete") start();
+  else window.addEventListener("load", start);
   listSavedArticles();
 })();
