@@ -29,9 +29,17 @@ let flushing = null;
 let mayHaveQueued = true; // false once a flush found the queue empty: no IndexedDB per fetch
 
 self.addEventListener("install", (event) => {
+  // What the worker has nothing to do with goes straight to the network, without waking it
+  // (where the browser can): the API and its event streams, and the scripts' GETs (htmx's
+  // fragments). Navigations, static files and POSTs still come to the worker.
+  const routed = event.addRoutes
+    ? event.addRoutes([
+      { condition: { urlPattern: { pathname: "/api/*" } }, source: "network" },
+      { condition: { requestMode: "cors", requestMethod: "GET" }, source: "network" },
+    ]).catch(() => {})
+    : Promise.resolve();
   event.waitUntil(
-    caches.open(SHELL_CACHE)
-      .then((cache) => cache.addAll(BUILD.shell))
+    Promise.all([routed, caches.open(SHELL_CACHE).then((cache) => cache.addAll(BUILD.shell))])
       .then(() => self.skipWaiting()),
   );
 });
