@@ -264,9 +264,10 @@ async def test_a_page_without_counts_opens_no_stream(ui: UI) -> None:
     streams: list[str] = []
     # Only this test's pages' streams: the list page left behind opens its stream once its
     # sidebar has loaded, which may be after the navigation away has begun.
+    left = ui.url("/")
     ui.page.on(
         "request",
-        lambda r: streams.append(r.url) if "/sse/" in r.url and r.frame.url != ui.url("/") else None,
+        lambda r: streams.append(r.url) if "/sse/" in r.url and r.frame.url != left else None,
     )
     await ui.goto("/status")  # live.js has run by the time the page has loaded
     assert await ui.page.locator("script[src*='js/live']").count() == 1
