@@ -25,7 +25,7 @@ from alt.config import Settings, load_settings
 from alt.platform import embedded
 from alt.services import SERVICES, Database
 from alt.up import SETUP_LINE
-from tests.helpers import URL_ENV, loopback_urls
+from tests.helpers import URL_ENV, form_values, loopback_urls
 
 READY_WITHIN_S = 90.0
 STOPPED_WITHIN_S = 30.0
@@ -136,7 +136,7 @@ def check_every_service(env: dict[str, str], ui_url: str) -> None:
                 response = http.get(url + "/v1/anything-else")
                 assert response.status_code == 401, (name, response.text)
                 assert response.json()["code"] == "service_token_required"
-        page = http.get(ui_url + "/")
+        page = http.get(ui_url + "/", follow_redirects=True)  # to the login page
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
 
@@ -154,10 +154,8 @@ def create_first_admin(link: str) -> None:
     with httpx.Client(timeout=10.0, trust_env=False) as browser:
         page = browser.get(link)
         assert page.status_code == 200, page.text
-        fields = {
-            name: page.text.split(f"name={name} value='", 1)[1].split("'", 1)[0]
-            for name in ("csrf_token", "token")
-        }
+        values = form_values(page.text)
+        fields = {name: values[name] for name in ("csrf_token", "token")}
         password = "correct horse battery staple"
         created = browser.post(
             urljoin(link, "/setup"),

@@ -36,6 +36,11 @@ SERVICE_TOKEN_REJECTED = Counter(
     "Calls refused for a missing or bad service token.",
     ["service"],
 )
+CSP_VIOLATIONS = Counter(
+    "alt_csp_violations_total",
+    "Content-Security-Policy violations that browsers reported on the UI's pages.",
+    ["directive"],
+)
 
 
 def exposition() -> bytes:
