@@ -56,6 +56,7 @@ from bench.ui.report import (
 from tests.support.ports import free_port
 
 from alt.auth.passwords import hash_password
+from alt.frontend.ui import reading
 from alt.platform.migrate import migrate
 from alt.platform.service_tokens import HEADER as SERVICE_TOKEN_HEADER
 from alt.platform.service_tokens import KeyRing, ServiceTokens, generate_key_file
@@ -73,9 +74,11 @@ URL_ENV = {
     "alt-backend": "ALT_BACKEND_URL",
     "alt-frontend": "ALT_FRONTEND_URL",
 }
-# The page of alt-frontend and the JSON of alt-backend it is made from.
+# The page of alt-frontend and the JSON of alt-backend it is made from: the same request as the
+# page's (its page size when the reading pages name one).
+PAGE_SIZE = getattr(reading, "PAGE_SIZE", None)
 VIEWS = {
-    "unread": ("/", "/v1/articles?state=unread"),
+    "unread": ("/", "/v1/articles?state=unread" + (f"&limit={PAGE_SIZE}" if PAGE_SIZE else "")),
     "article": ("/articles/{id}", "/v1/articles/{id}"),
 }
 
