@@ -17,6 +17,7 @@ from tests.backend.test_articles import NOW, Reader, add_articles, newest_first,
 
 STATS_EVERY_S = 0.4
 HEARTBEAT_EVERY_S = 0.15
+RECOUNT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def fetch_env(fetch_env: None) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALT_STATS_STREAM_EVERY_S", str(STATS_EVERY_S))
         patch.setenv("ALT_STATS_STREAM_HEARTBEAT_S", str(HEARTBEAT_EVERY_S))
+        patch.setenv("ALT_STATS_STREAM_RECOUNT_S", str(RECOUNT_S))
         yield
 
 
@@ -150,7 +152,9 @@ async def test_the_stats_stream_sends_events_and_heartbeats_and_resumes(
     events, heartbeats = await read_events(lines, 1)
     assert events[0]["retry"] == stats.RETRY_MS
     assert (events[0]["id"], events[0]["event"]) == ("1", "stats")
-    assert events[0]["data"] == (await alice.get("/v1/stats")).json()
+    first = events[0]["data"]
+    assert first.pop("counts") == (await alice.get("/v1/unread-counts")).json()
+    assert first == (await alice.get("/v1/stats")).json()
     assert events[0]["data"]["unread_today"] == 3
     # Changes show in the next events; heartbeats come in between.
     await alice.send(
@@ -179,6 +183,68 @@ async def test_the_stats_stream_sends_events_and_heartbeats_and_resumes(
         await fresh.aclose()
     # The service is fine after clients left mid-stream.
     assert (await alice.get("/v1/stats")).status_code == 200
+
+
+async def test_the_stats_stream_carries_the_unread_counts_when_they_change(
+    stack: BackendStack,
+) -> None:
+    """The first event has every count (per feed, per category, total); the next ones only
+    when a count changed: a new article, a read mark."""
+    alice = await reader(stack, {"News": 2, None: 1}, articles=2)
+    news = alice.categories["News"]
+    first, second, loose = alice.feeds
+    lines = open_stream(stack, alice)
+    (opening,), _ = await read_events(lines, 1)
+    assert opening["data"]["counts"] == {
+        "feeds": [
+            {"feed_id": first, "category_id": news, "unread": 2},
+            {"feed_id": second, "category_id": news, "unread": 2},
+            {"feed_id": loose, "category_id": None, "unread": 2},
+        ],
+        "categories": [{"category_id": news, "unread": 4}],
+        "total": 6,
+    }
+    (quiet,), _ = await read_events(lines, 1)
+    assert "counts" not in quiet["data"], "nothing changed: no counts"
+    assert quiet["data"]["articles"] == 6
+    add_articles(stack, loose, 3)
+    read = newest_first(stack, "a.feed_id = %s", (first,))[:1]
+    await alice.send("POST", "/v1/articles/read", {"ids": read})
+    counts: dict[str, Any] = {}
+    for _ in range(5):  # the two changes may land in two events
+        (event,), _ = await read_events(lines, 1)
+        counts = event["data"].get("counts", counts)
+        if counts.get("total") == 8:
+            break
+    assert counts == (await alice.get("/v1/unread-counts")).json()
+    assert [f["unread"] for f in counts["feeds"]] == [1, 2, 5]
+    assert event["data"]["articles"] == 9, "a moved count recounts the stats at once"
+    assert counts["categories"] == [{"category_id": news, "unread": 3}]
+    await lines.aclose()
+
+
+async def test_the_stream_recounts_the_stats_in_a_while_when_no_count_moves(
+    stack: BackendStack,
+) -> None:
+    """A summary that becomes ready moves no unread count: the stats show it at their next
+    recount, not on every event."""
+    alice = await reader(stack, {None: 1}, articles=3)
+    lines = open_stream(stack, alice)
+    (first,), _ = await read_events(lines, 1)
+    assert first["data"]["summarised"] == 0
+    stack.app(
+        "INSERT INTO summaries (article_id, prompt_version, status, summary, engine)"
+        " SELECT id, 'v1', 'ready', 'Short.', 'extractive' FROM articles WHERE feed_id = %s"
+        " LIMIT 1",
+        (alice.feeds[0],),
+    )
+    (second,), _ = await read_events(lines, 1)
+    assert second["data"]["summarised"] == 0, "not recounted yet"
+    events, _ = await read_events(lines, int(RECOUNT_S / STATS_EVERY_S) + 3)
+    summarised = [event["data"]["summarised"] for event in events]
+    assert summarised[-1] == 1
+    assert "counts" not in events[-1]["data"]
+    await lines.aclose()
 
 
 async def test_the_stats_stream_needs_a_user_and_shows_only_the_callers(

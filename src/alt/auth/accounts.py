@@ -13,12 +13,13 @@ from typing import Any
 
 from psycopg import AsyncConnection, errors, sql
 
+from alt.auth.preferences import public_preferences
 from alt.auth.users import UserError, normalise_email
 
 ACCOUNT_COLUMNS_TEXT = (
     "u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,"
     " u.totp_enabled_at IS NOT NULL AS totp_enabled, u.created_at AS user_created_at,"
-    " u.last_login_at"
+    " u.last_login_at, u.preferences"
 )
 ACCOUNT_COLUMNS = sql.SQL(ACCOUNT_COLUMNS_TEXT)
 _CREDENTIALS = sql.SQL("SELECT {}, u.password_hash, u.totp_secret FROM users u WHERE ").format(
@@ -36,6 +37,8 @@ class Account:
     totp_enabled: bool
     created_at: datetime
     last_login_at: datetime | None
+    preferences: dict[str, Any]
+    """Complete and valid (defaults filled in)."""
 
     @property
     def is_admin(self) -> bool:
@@ -51,6 +54,7 @@ class Account:
             "totp_enabled": self.totp_enabled,
             "created_at": self.created_at.isoformat(),
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+            "preferences": dict(self.preferences),
         }
 
 
@@ -71,6 +75,7 @@ def account_from_row(row: dict[str, Any]) -> Account:
         row["totp_enabled"],
         row["user_created_at"],
         row["last_login_at"],
+        public_preferences(row["preferences"]),
     )
 
 

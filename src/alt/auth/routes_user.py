@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from psycopg import AsyncConnection, errors
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from alt.auth import audit, throttle, totp
@@ -25,6 +26,7 @@ from alt.auth.context import (
 )
 from alt.auth.login import too_many
 from alt.auth.passwords import MAX_LENGTH, WeakPassword, hash_password, verify_password
+from alt.auth.preferences import merged_preferences
 from alt.auth.routes_auth import session_response
 from alt.auth.sessions import list_sessions, revoke_all, revoke_one, rotate
 from alt.auth.users import UserError, normalise_email
@@ -39,6 +41,8 @@ class ProfileBody(BaseModel):
     email: str | None = Field(default=None, min_length=3, max_length=254)
     current_password: str | None = Field(default=None, max_length=MAX_LENGTH)
     new_password: str | None = Field(default=None, max_length=MAX_LENGTH)
+    preferences: dict[str, Any] | None = Field(default=None, max_length=16)
+    """Only the preferences it names change (see `alt.auth.preferences.Preferences`)."""
 
 
 class PasswordBody(BaseModel):
@@ -89,7 +93,7 @@ def _profile_routes(r: APIRouter) -> None:
     async def profile(who: AuthedDep, conn: ConnDep) -> dict[str, Any]:
         return await profile_body(conn, who)
 
-    @r.put("/v1/user/profile")
+    @r.api_route("/v1/user/profile", methods=["PUT", "PATCH"])
     async def update_profile(
         body: ProfileBody, who: AuthedDep, rt: RuntimeDep, conn: ConnDep
     ) -> Response:
@@ -100,11 +104,27 @@ def _profile_routes(r: APIRouter) -> None:
             await conn.execute(
                 "UPDATE users SET display_name = %s WHERE id = %s", (body.display_name, user_id)
             )
+        if body.preferences is not None:
+            await _change_preferences(conn, who, body.preferences)
         if body.email is not None:
             await _change_email(conn, who, body.email)
         if body.new_password is not None:
             return await _change_password(conn, rt, who, body.new_password)
         return JSONResponse(await profile_body(conn, who))
+
+
+async def _change_preferences(conn: Conn, who: Authed, change: dict[str, Any]) -> None:
+    user_id = who.session.account.id
+    async with conn.transaction():
+        cursor = await conn.execute(
+            "SELECT preferences FROM users WHERE id = %s FOR UPDATE", (user_id,)
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        chosen = merged_preferences(row["preferences"], change)
+        await conn.execute(
+            "UPDATE users SET preferences = %s WHERE id = %s", (Jsonb(chosen), user_id)
+        )
 
 
 async def _change_email(conn: Conn, who: Authed, email: str) -> None:

@@ -8,7 +8,7 @@ typed in `alt.backend.storage`.)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -283,3 +283,39 @@ class Stats(BaseModel):
     summarised: int = Field(description="articles with a ready summary")
     unsummarised: int
     unread_today: int = Field(description="unread articles published since midnight UTC")
+
+
+class StatsEvent(Stats):
+    """An event of the stats stream: the stats, and the unread counts when they changed."""
+
+    counts: UnreadCounts | None = Field(
+        default=None,
+        description="as /v1/unread-counts; in the first event of a stream, then only when they"
+        " changed since the stream's last event",
+    )
+
+
+SummaryMark = Literal["grounded", "extractive", "none"]
+
+
+class SummaryCount(BaseModel):
+    engine: str
+    mark: SummaryMark = Field(
+        description="grounded: written by a model and checked against the article;"
+        " extractive: sentences of the article; none: written, not checked"
+    )
+    summaries: int
+
+
+class HistoryDay(BaseModel):
+    day: date = Field(description="a UTC day")
+    articles: int = Field(description="articles of your feeds first fetched that day")
+    reads: int = Field(description="articles you marked read that day (and still have read)")
+    errors: int = Field(description="failed fetches of your feeds that day")
+    summaries: list[SummaryCount] = Field(
+        description="summaries of your feeds' articles made that day, by engine and mark"
+    )
+
+
+class History(BaseModel):
+    days: list[HistoryDay] = Field(description="every day of the range, oldest first")

@@ -38,3 +38,6 @@ class StatsStreamSettings(BaseModel):
     """Seconds between two `stats` events."""
     heartbeat_s: float = Field(default=15.0, ge=0.05, le=3600)
     """Seconds between two heartbeat comments."""
+    recount_s: float = Field(default=60.0, ge=0.05, le=3600)
+    """Seconds between two recounts of the stats (feeds, articles, summarised) while no unread
+    count moves; a moved count (a new article, a read mark) recounts them at once."""

@@ -4,11 +4,15 @@ The counts come from `alt.backend.storage.stats` (kept per feed by triggers, nev
 every article the caller can see).
 
 `GET /v1/sse/feeds/stats` sends the stats at once and then every few seconds as `stats` events
-with increasing ids, `: heartbeat` comments in between, and a `retry:` hint; a client that
-reconnects with `Last-Event-ID` continues the numbering and gets the current stats at once. The
-stream ends when the client goes away, and by itself after the lifetime of a user token, so the
-client reconnects with a fresh token. A browser's stream ends sooner when its session does: the
-edge, which relays it, checks the session every few seconds (`alt.frontend.proxy`).
+with increasing ids, `: heartbeat` comments in between, and a `retry:` hint. Each event carries
+the unread counts of `/v1/unread-counts` under `counts` when they changed since the stream's last
+event (and always in its first), so an idle page gets a few numbers, not every feed's count,
+each time. The stats are counted again when a count moved, else every `recount_s`: they cost
+far more than the counts, which triggers keep. A client that reconnects with `Last-Event-ID`
+continues the numbering and gets the current stats and counts at once. The stream ends when the
+client goes away, and by itself after the lifetime of a user token, so the client reconnects
+with a fresh token. A browser's stream ends sooner when its session does: the edge, which
+relays it, checks the session every few seconds (`alt.frontend.proxy`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 
-from alt.backend import storage
-from alt.backend.schemas import Stats, UnreadCounts
+from alt.backend import history, storage
+from alt.backend.schemas import Stats, StatsEvent, UnreadCounts
 from alt.backend.settings import StatsStreamSettings
 from alt.backend.storage.stats import CountRow
 from alt.backend.web import CurrentUser, Db, PrivateRoute
@@ -36,6 +41,7 @@ STREAM_MAX_S = float(MAX_TOKEN_LIFETIME_S)
 MAX_EVENT_ID = 2**53
 
 router = APIRouter(route_class=PrivateRoute, tags=["stats"])
+router.include_router(history.router)  # the stats page's history (`/v1/stats/history`)
 
 
 def counts_out(rows: list[CountRow]) -> UnreadCounts:
@@ -96,6 +102,30 @@ def _first_id(last_event_id: str | None) -> int:
     return seen + 1 if seen < MAX_EVENT_ID else 1
 
 
+@dataclass
+class Sent:
+    """What a stream's client has been sent, and when its stats are counted again."""
+
+    counts: UnreadCounts | None = None
+    stats: Stats | None = None
+    recount_at: float = 0.0
+
+
+async def event_of(
+    conn: Connection, user_id: Any, sent: Sent, now: float, timing: StatsStreamSettings
+) -> StatsEvent:
+    """The next event: the unread counts if they moved, and the stats, counted again when a
+    count moved or `recount_s` went by (they cost a hundred times more than the counts, so an
+    idle page does not pay for them on every event)."""
+    counts = counts_out(await storage.stats.unread_counts(conn, user_id))
+    moved = counts != sent.counts
+    if moved or sent.stats is None or now >= sent.recount_at:
+        sent.stats = await stats_of(conn, user_id)
+        sent.recount_at = now + timing.recount_s
+    sent.counts = counts
+    return StatsEvent(**sent.stats.model_dump(), counts=counts if moved else None)
+
+
 async def stats_events(
     request: Request, db: Pool, user_id: Any, event_id: int, timing: StatsStreamSettings
 ) -> AsyncIterator[str]:
@@ -105,14 +135,16 @@ async def stats_events(
     yield f"retry: {RETRY_MS}\n\n"
     next_stats = started
     next_beat = started + timing.heartbeat_s
+    sent = Sent()
     while time.monotonic() - started < STREAM_MAX_S:
         if await request.is_disconnected():
             return
         now = time.monotonic()
         if now >= next_stats:
             async with autocommit(db) as conn:
-                stats = await stats_of(conn, user_id)
-            data = json.dumps(stats.model_dump(), separators=(",", ":"))
+                event = await event_of(conn, user_id, sent, now, timing)
+            unchanged = {"counts"} if event.counts is None else None
+            data = json.dumps(event.model_dump(exclude=unchanged), separators=(",", ":"))
             yield f"id: {event_id}\nevent: stats\ndata: {data}\n\n"
             event_id += 1
             next_stats = now + timing.every_s

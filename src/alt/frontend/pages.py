@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -59,10 +60,31 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 def login_page(
-    request: Request, csrf: str, next_path: str, message: str | None = None, status: int = 200
+    request: Request,
+    csrf: str,
+    next_path: str,
+    message: str | None = None,
+    status: int = 200,
+    *,
+    registration: bool = False,
+    email: str = "",
 ) -> HTMLResponse:
-    context = {"csrf": csrf, "value": next_path, "message": message}
+    """The login form; `registration` adds the "create an account" link; `email` (after a
+    failed attempt, e.g. one that lacked the two-factor code) fills its field again."""
+    context = {
+        "csrf": csrf,
+        "value": next_path,
+        "message": message,
+        "registration": registration,
+        "email": email,
+    }
     return render(request, "login.html", context, status=status)
+
+
+async def registration_open(request: Request) -> bool:
+    """Whether the admin lets people register (False when auth-service cannot say)."""
+    answer = await call_auth(request, "GET", "/v1/auth/settings")
+    return answer.status_code == 200 and answer.json().get("registration_open") is True
 
 
 def setup_page(
@@ -77,7 +99,7 @@ Page = Callable[[Request, str, str, str | None, int], Response]
 """A form page: (request, CSRF token, the form's own hidden value, message, status)."""
 
 
-async def _fresh_form(
+async def fresh_form(
     request: Request, page: Page, value: str, message: str | None = None, status: int = 200
 ) -> Response:
     """`page` with a CSRF token for this browser (a pre-session's when not logged in)."""
@@ -90,7 +112,7 @@ async def _fresh_form(
     return response
 
 
-async def _submit(
+async def submit_form(
     request: Request,
     path: str,
     payload: dict[str, Any],
@@ -113,7 +135,7 @@ async def _submit(
     if answer.is_success:
         response: Response = RedirectResponse(done, status_code=303)
     elif answer.status_code == 403 and answer.json().get("code") == "csrf_failed":
-        response = await _fresh_form(request, page, value, _MESSAGES[403], 403)
+        response = await fresh_form(request, page, value, _MESSAGES[403], 403)
     else:
         message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
         response = page(request, csrf, value, message, answer.status_code)
@@ -121,7 +143,7 @@ async def _submit(
     return response
 
 
-async def _logged_in(request: Request) -> bool:
+async def logged_in(request: Request) -> bool:
     edge = edge_of(request)
     token = request.cookies.get(edge.session_cookie)
     if not token:
@@ -146,9 +168,10 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
 
     @r.get("/login")
     async def show_login(request: Request, next: str | None = None) -> Response:
-        if await _logged_in(request):
+        if await logged_in(request):
             return RedirectResponse(safe_next(next), status_code=303)
-        return await _fresh_form(request, login_page, safe_next(next))
+        page = partial(login_page, registration=await registration_open(request))
+        return await fresh_form(request, page, safe_next(next))
 
     @r.post("/login")
     async def submit_login(request: Request) -> Response:
@@ -157,21 +180,26 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
         credentials = {
             "email": fields.get("email", "")[:320],
             "password": fields.get("password", "")[:1024],
-            "code": fields.get("code") or None,
+            "code": "".join(fields.get("code", "").split())[:64] or None,
         }
-        return await _submit(
+        page = partial(
+            login_page,
+            registration=await registration_open(request),
+            email=credentials["email"] or "",
+        )
+        return await submit_form(
             request,
             "/v1/auth/login",
             credentials,
             csrf=fields.get("csrf_token", "")[:128],
-            page=login_page,
+            page=page,
             value=next_path,
             done=next_path,
         )
 
     @r.get(SETUP_PATH)
     async def show_setup(request: Request, token: str = "") -> Response:
-        return await _fresh_form(request, setup_page, token[:128])
+        return await fresh_form(request, setup_page, token[:128])
 
     @r.post(SETUP_PATH)
     async def submit_setup(request: Request) -> Response:
@@ -184,7 +212,7 @@ def router(route_class: type[Any], dependencies: Sequence[Any] = ()) -> APIRoute
             "email": fields.get("email", "")[:320],
             "password": fields.get("password", "")[:1024],
         }
-        return await _submit(
+        return await submit_form(
             request, "/v1/auth/setup", admin, csrf=csrf, page=setup_page, value=token, done="/"
         )
 
