@@ -40,11 +40,12 @@ def served() -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 async def edge(stack: Stack) -> AsyncIterator[None]:
-    """The real edge with one more page: a form POST that needs a viewer, as the UI's forms do."""
+    """The real edge with one more page, served for GET and for a form's POST: it needs a
+    viewer, as the UI's pages and forms do, and nothing else."""
     route_class = page_route(guarded_route(service.report_probe, service.response_headers))
     probe = APIRouter(route_class=route_class)
 
-    @probe.post(PROBE)
+    @probe.api_route(PROBE, methods=["GET", "POST"])
     async def who(request: Request, viewer: ViewerDep) -> PlainTextResponse:
         return PlainTextResponse(viewer.name)
 
@@ -65,6 +66,10 @@ async def reader(stack: Stack, name: str) -> tuple[str, Browser]:
     email = f"{name}@example.org"
     stack.make_user(email)
     return email, await logged_in(stack, email)
+
+
+async def status_of(browser: Browser) -> int:
+    return (await browser.http.get(PROBE)).status_code
 
 
 def sent_to_login(status: int, location: str | None) -> bool:
@@ -128,11 +133,11 @@ async def test_a_revoked_session_stops_seeing_pages_within_the_reuse_time(
     stack: Stack, edge: None
 ) -> None:
     email, browser = await reader(stack, "revoked")
-    assert (await browser.http.get("/")).status_code == 200  # an answer to reuse
+    assert await status_of(browser) == 200  # an answer to reuse
     await end_sessions_elsewhere(stack, email)
     async with asyncio.timeout(DEADLINE_S):
         while True:
-            page = await browser.http.get("/")
+            page = await browser.http.get(PROBE)
             if sent_to_login(page.status_code, page.headers.get("location")):
                 break
             assert page.status_code == 200
@@ -143,24 +148,24 @@ async def test_a_state_changing_request_always_asks_auth_service(stack: Stack, e
     email, browser = await reader(stack, "unsafe")
     form = {"csrf_token": browser.csrf or ""}
     assert (await browser.http.post(PROBE, data=form)).text == email
-    assert (await browser.http.get("/")).status_code == 200  # an answer GETs would reuse
+    assert await status_of(browser) == 200  # an answer GETs would reuse
     await end_sessions_elsewhere(stack, email)
     refused = await browser.http.post(PROBE, data=form)
     assert sent_to_login(refused.status_code, refused.headers.get("location"))
     # ... and it dropped the answer GET pages were reusing.
-    page = await browser.http.get("/")
+    page = await browser.http.get(PROBE)
     assert sent_to_login(page.status_code, page.headers.get("location"))
 
 
 async def test_logging_out_drops_the_reused_answer_at_once(stack: Stack, edge: None) -> None:
     _, browser = await reader(stack, "leaving")
-    assert (await browser.http.get("/")).status_code == 200
+    assert await status_of(browser) == 200
     cookie = browser.cookie()
     assert cookie
     out = await browser.http.post("/logout", data={"csrf_token": browser.csrf or ""})
     assert out.status_code == 303
     browser.http.cookies.set("alt_session", cookie)  # the old cookie, replayed
-    page = await browser.http.get("/")
+    page = await browser.http.get(PROBE)
     assert sent_to_login(page.status_code, page.headers.get("location"))
 
 
@@ -168,6 +173,6 @@ async def test_a_page_request_with_a_wrong_csrf_token_is_refused_while_gets_are_
     stack: Stack, edge: None
 ) -> None:
     _, browser = await reader(stack, "forged")
-    assert (await browser.http.get("/")).status_code == 200
+    assert await status_of(browser) == 200
     forged = await browser.http.post(PROBE, data={"csrf_token": "not-the-token"})
     assert forged.status_code == 403
