@@ -1,12 +1,14 @@
 """Pages may reuse auth-service's answer about their session for a moment
 (ALT_AUTH_PAGE_SESSION_REUSE_S), and only GET pages: a session revoked elsewhere stops seeing
 pages within that time, a state-changing request always asks auth-service, and a logout or any
-other state-changing request of the session drops the reused answer at once."""
+other state-changing request of a user drops the reused answers about that user's sessions at
+once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, Request
@@ -97,30 +99,44 @@ class Clock:
 def test_an_answer_stands_for_its_lifetime_only() -> None:
     clock = Clock()
     answers = SessionAnswers(2.0, clock=clock)
-    answers.put("session-a", {"user": "a"})
+    answers.put("session-a", answer("a"))
     clock.now += 1.9
-    assert answers.get("session-a") == {"user": "a"}
+    assert answers.get("session-a") == answer("a")
     assert answers.get("session-b") is None
     clock.now += 0.1
     assert answers.get("session-a") is None
 
 
-def test_no_lifetime_keeps_nothing_and_forget_drops_an_answer() -> None:
+def answer(user_id: str) -> dict[str, Any]:
+    return {"user": {"id": user_id}}
+
+
+def test_no_lifetime_keeps_nothing() -> None:
     off = SessionAnswers(0.0)
-    off.put("session-a", {"user": "a"})
+    off.put("session-a", answer("a"))
     assert off.get("session-a") is None
-    on = SessionAnswers(2.0)
-    on.put("session-a", {"user": "a"})
-    on.forget("session-a")
-    assert on.get("session-a") is None
+
+
+def test_forgetting_a_session_forgets_its_user_s_other_sessions() -> None:
+    answers = SessionAnswers(2.0)
+    for session, user in (("phone", "a"), ("laptop", "a"), ("other", "b")):
+        answers.put(session, answer(user))
+    answers.forget("laptop")
+    assert answers.get("phone") is None
+    assert answers.get("other") == answer("b")
+    answers.forget_user("b")
+    assert answers.get("other") is None
+    answers.put("again", answer("c"))
+    answers.clear()
+    assert answers.get("again") is None
 
 
 def test_the_store_is_bounded_and_keyed_by_hashes() -> None:
     answers = SessionAnswers(2.0, size=2)
     for name in ("first", "second", "third"):
-        answers.put(f"token-{name}", {"user": name})
+        answers.put(f"token-{name}", answer(name))
     assert answers.get("token-first") is None  # the oldest went
-    assert answers.get("token-third") == {"user": "third"}
+    assert answers.get("token-third") == answer("third")
     assert not any(b"token" in key for key in answers._answers)
 
 
@@ -176,3 +192,16 @@ async def test_a_page_request_with_a_wrong_csrf_token_is_refused_while_gets_are_
     assert await status_of(browser) == 200
     forged = await browser.http.post(PROBE, data={"csrf_token": "not-the-token"})
     assert forged.status_code == 403
+
+
+async def test_ending_the_other_sessions_ends_their_reused_answers_at_once(
+    stack: Stack, edge: None
+) -> None:
+    email, phone = await reader(stack, "two-devices")
+    laptop = await logged_in(stack, email)
+    assert await status_of(phone) == 200
+    assert await status_of(laptop) == 200  # both answers reused from here on
+    assert (await laptop.call("DELETE", "/api/auth/user/sessions")).status_code == 200
+    ended = await phone.http.get(PROBE)
+    assert sent_to_login(ended.status_code, ended.headers.get("location"))
+    assert await status_of(laptop) == 200

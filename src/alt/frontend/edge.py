@@ -82,7 +82,20 @@ class SessionAnswers:
             self._answers.popitem(last=False)
 
     def forget(self, session: str) -> None:
-        self._answers.pop(self._key(session), None)
+        """Drop the answers about every session of this session's user (it may be ending them,
+        changing the password or the user's settings), or this one's when it is not known."""
+        found = self._answers.pop(self._key(session), None)
+        if found is not None:
+            self.forget_user(found[1]["user"]["id"])
+
+    def forget_user(self, user_id: str) -> None:
+        for key in [
+            k for k, (_, answer) in self._answers.items() if answer["user"]["id"] == user_id
+        ]:
+            del self._answers[key]
+
+    def clear(self) -> None:
+        self._answers.clear()
 
 
 @dataclass(frozen=True)
@@ -169,7 +182,7 @@ async def call_auth(
     edge = edge_of(request)
     session = request.cookies.get(edge.session_cookie)
     if session and request.method.upper() not in SAFE_METHODS:
-        edge.sessions.forget(session)  # it may change the session (logout, password, settings)
+        edge.sessions.forget(session)  # it may end sessions or change the user's settings
     headers = forwarded_headers(request, edge, csrf) | kwargs.pop("headers", {})
     services = request.app.state.ctx.services
     response: httpx.Response = await services.request(AUTH, method, path, headers=headers, **kwargs)
@@ -213,6 +226,12 @@ async def validate_session(
     payload: dict[str, Any] = answer.json()
     if reuse:
         edge.sessions.put(session, payload)
+    elif unsafe:  # it may end the user's sessions; an admin's, anyone's
+        user = payload["user"]
+        if user.get("role") == "admin":
+            edge.sessions.clear()
+        else:
+            edge.sessions.forget_user(user["id"])
     return payload
 
 
