@@ -31,7 +31,7 @@ class EdgeSettings(BaseModel):
     page_session_reuse_s: Annotated[float, Field(ge=0, le=5)] = 2.0
     """How long a page (GET) may reuse auth-service's answer about the same session instead of
     asking again; 0 asks every time. A session revoked elsewhere still sees pages this long;
-    state-changing requests always ask, and drop the reused answer."""
+    state-changing requests always ask, and drop the answers about their user's sessions."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
