@@ -45,10 +45,11 @@ KEPT_FROM_UPSTREAM = ("content-type", "retry-after", "cache-control")
 
 
 class SessionAnswers:
-    """auth-service's recent answers about sessions, for pages to reuse for `lifetime_s`: a
-    page costs one call to auth-service (measured in bench/ui: validating was the larger part
-    of a page's time, see its README). Keyed by a hash of the session token, at most `size`
-    sessions, the oldest dropped first."""
+    """auth-service's recent answers about sessions, for GET pages to reuse for `lifetime_s`
+    instead of a call to auth-service each. Measured with bench/ui (full data set, 4 clients):
+    CPU per unread page 26 -> 18 ms (auth-service 3.3 -> 1.6, the edge 15.7 -> 11.1), 22 -> 35
+    pages/s; with 10 users, the edge's CPU per page 4.2 -> 1.0 ms. Keyed by a hash of the
+    session token, at most `size` sessions, the oldest dropped first."""
 
     def __init__(
         self, lifetime_s: float, size: int = 4096, clock: Callable[[], float] = time.monotonic
