@@ -7,10 +7,18 @@
 -- DATA.lua returns {method, service_tokens, users = {{headers, path, body, ids}, ...}}: every
 -- request is a random user's, with that user's headers (and body), plus a random service token
 -- when `service_tokens` is not empty; `path` may hold "{id}", replaced by the user's next article
--- id from `ids`. Prints one JSON line at the end, as bench/api/load.lua does.
+-- id from `ids`. Prints one JSON line at the end, as bench/api/load.lua does; an answer other
+-- than 200 below 400 (a redirect to the login page: the session no longer works) counts as an
+-- error too (wrk counts only 4xx and 5xx).
 
 local data
 local next_id = {}
+local threads = {}
+unexpected = 0 -- per thread, read by done() through thread:get
+
+function setup(thread)
+  table.insert(threads, thread)
+end
 
 function init(args)
   data = dofile(args[1])
@@ -38,12 +46,22 @@ function request()
   return wrk.format(data.method, path, headers, user.body)
 end
 
+function response(status, headers, body)
+  if status ~= 200 and status < 400 then
+    unexpected = unexpected + 1
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local other = 0
+  for _, thread in ipairs(threads) do
+    other = other + thread:get("unexpected")
+  end
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, '
       .. '"max_us": %d, "errors": %d, "status_errors": %d, "timeouts": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.connect + e.read + e.write + e.status + e.timeout,
-    e.status, e.timeout))
+    latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.status + e.timeout + other, e.status + other, e.timeout))
 end
