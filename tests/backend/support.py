@@ -40,10 +40,10 @@ def rss(name: str, base: str, items: int = ITEMS) -> bytes:
 
 
 def page(name: str | None) -> bytes:
-    link = (
-        f'<link rel="alternate" type="application/rss+xml" title="{name}" href="/feeds/{name}.xml">'
-        if name
-        else ""
+    """A site's page announcing the feed `name` (each of `a+b`'s feeds, in order)."""
+    link = "".join(
+        f'<link rel="alternate" type="application/rss+xml" title="{one}" href="/feeds/{one}.xml">'
+        for one in (name.split("+") if name else [])
     )
     return (
         f"<!doctype html><html><head><title>Site</title>{link}</head>"

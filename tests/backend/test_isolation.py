@@ -70,6 +70,7 @@ def get_paths() -> set[str]:
 # A valid request for each state-changing route (so that only CSRF or ownership can stop it).
 # A route missing here fails `test_every_state_changing_route_has_a_request`.
 REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/feeds/discover"): {"json": {"url": "https://isolation.example.org/feed"}},
     ("POST", "/v1/subscriptions"): {"json": {"url": "https://isolation.example.org/feed"}},
     ("PATCH", "/v1/subscriptions/{id}"): {"json": {"title": "Hijacked"}},
     ("DELETE", "/v1/subscriptions/{id}"): {},

@@ -131,7 +131,9 @@ async def ui(stack: BackendStack, chromium: Browser) -> AsyncIterator[UI]:  # no
     page.on(
         "console",
         lambda message: (
-            made.problems.append(f"console {message.type}: {message.text}")
+            made.problems.append(
+                f"console {message.type}: {message.text} ({message.location.get('url', '')})"
+            )
             if message.type == "error"
             else None
         ),

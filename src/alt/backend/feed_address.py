@@ -23,6 +23,7 @@ log = get_logger(__name__)
 
 PRE_PROCESSOR = "pre-processor"
 DISCOVER_PATH = "/v1/feeds/discover"
+CANDIDATES_PATH = "/v1/feeds/candidates"
 # The pre-processor may try the URL and several candidates, each under the feed deadline.
 DISCOVER_TIMEOUT_S = 90.0
 
@@ -80,18 +81,35 @@ def _unavailable() -> AltError:
     )
 
 
-async def discover(ctx: ServiceContext, url: str) -> Discovered:
-    """Ask the pre-processor to fetch `url` and store its feed. Raises AltError: 422 with the
-    pre-processor's reason (`not_a_feed`, `feed_unreadable`, `fetch_<reason>`), 503 when it
-    cannot be asked or does not answer."""
+async def _ask(ctx: ServiceContext, path: str, url: str) -> tuple[httpx.Response, Any]:
     try:
         response = await ctx.services.post(
-            PRE_PROCESSOR, DISCOVER_PATH, json={"url": url}, timeout=DISCOVER_TIMEOUT_S
+            PRE_PROCESSOR, path, json={"url": url}, timeout=DISCOVER_TIMEOUT_S
         )
     except httpx.HTTPError as exc:
         log.warning("discover_unreachable", error=type(exc).__name__)
         raise _unavailable() from None
-    body = _json(response)
+    return response, _json(response)
+
+
+async def candidates(ctx: ServiceContext, url: str) -> list[dict[str, str]]:
+    """The feeds at `url`, or those the page at `url` announces, as {url, title}; nothing is
+    stored. Raises AltError as `discover` does."""
+    response, body = await _ask(ctx, CANDIDATES_PATH, url)
+    if response.status_code == 200 and body is not None:
+        try:
+            return [{"url": str(f["url"]), "title": str(f["title"])} for f in body["feeds"]]
+        except (KeyError, TypeError):
+            log.error("candidates_bad_answer", status=response.status_code)
+            raise _unavailable() from None
+    raise _refusal(response, body)
+
+
+async def discover(ctx: ServiceContext, url: str) -> Discovered:
+    """Ask the pre-processor to fetch `url` and store its feed. Raises AltError: 422 with the
+    pre-processor's reason (`not_a_feed`, `feed_unreadable`, `fetch_<reason>`), 503 when it
+    cannot be asked or does not answer."""
+    response, body = await _ask(ctx, DISCOVER_PATH, url)
     if response.status_code == 200 and body is not None:
         try:
             return Discovered(
@@ -103,13 +121,17 @@ async def discover(ctx: ServiceContext, url: str) -> Discovered:
         except (KeyError, TypeError, ValueError):
             log.error("discover_bad_answer", status=response.status_code)
             raise _unavailable() from None
+    raise _refusal(response, body)
+
+
+def _refusal(response: httpx.Response, body: dict[str, Any] | None) -> AltError:
     if response.status_code == 422 and body is not None and isinstance(body.get("code"), str):
         # The pre-processor's verdict on this address, said for the person who typed it.
         message = body.get("message") if isinstance(body.get("message"), str) else None
         message = message or "That address is not a feed we can read."
-        raise AltError(422, body["code"][:100], message[:1000], {"field": "url"})
+        return AltError(422, body["code"][:100], message[:1000], {"field": "url"})
     log.warning("discover_failed", status=response.status_code)
-    raise _unavailable()
+    return _unavailable()
 
 
 def _json(response: httpx.Response) -> dict[str, Any] | None:

@@ -62,6 +62,23 @@ class SubscribeRequest(Strict):
     title: Title | None = Field(default=None, description="your own name for the feed")
 
 
+class DiscoverRequest(Strict):
+    url: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_URL_CHARS, description="a feed URL or a web page"),
+    ]
+
+
+class FeedChoice(BaseModel):
+    url: str
+    title: str
+    subscription_id: int | None = Field(description="yours, when you already read this feed")
+
+
+class FeedChoices(BaseModel):
+    feeds: list[FeedChoice] = Field(description="the feed itself, or those the page announces")
+
+
 class SubscriptionChange(Strict):
     """Only the fields sent change; `null` resets (the feed's own title; no category)."""
 
@@ -92,6 +109,7 @@ class FeedOut(BaseModel):
         description="what the last successful fetch had to repair or drop (bad characters, "
         "refused links), or null"
     )
+    next_check_at: datetime = Field(description="when the fetcher checks the feed next")
 
 
 class SubscriptionOut(BaseModel):

@@ -15,6 +15,9 @@ from alt.backend import feed_address, storage
 from alt.backend.schemas import (
     ArticleBrief,
     CategoryOut,
+    DiscoverRequest,
+    FeedChoice,
+    FeedChoices,
     FeedOut,
     RefreshOut,
     SubscribedOut,
@@ -37,6 +40,7 @@ from alt.backend.web import (
     pool_of,
 )
 from alt.platform.db import Connection, autocommit, transaction
+from alt.platform.egress import FetchLimits
 from alt.platform.errors import AltError
 
 NEW_ARTICLES = 20
@@ -72,6 +76,7 @@ def _subscription_fields(row: SubscriptionRow) -> dict[str, Any]:
             error_count=row["error_count"],
             last_error=row["last_error"],
             last_warnings=row["last_warnings"],
+            next_check_at=row["next_check_at"],
         ),
         "unread_count": max(0, row["unread_count"]),
         "created_at": row["created_at"],
@@ -92,6 +97,44 @@ def _duplicate(existing: NamedSubscription) -> AltError:
         f"You are already subscribed to this feed (as \u201c{existing['title']}\u201d).",
         {"subscription_id": existing["id"]},
     )
+
+
+@router.post(
+    "/v1/feeds/discover",
+    response_model=FeedChoices,
+    responses={422: {"description": "not a URL, a refused URL, or no feed there"}},
+)
+async def discover_feeds(
+    body: DiscoverRequest, user: CurrentUser, ctx: Context, limits: Limits
+) -> FeedChoices:
+    """The feeds to choose from at a URL (the feed itself, or those a web page announces),
+    each with your subscription to it if you have one; subscribes to nothing."""
+    try:
+        url = feed_address.feed_url(body.url, limits)
+    except feed_address.UrlRefused as exc:
+        raise feed_address.refused(exc) from None
+    found = _usable(await feed_address.candidates(ctx, url), limits)
+    async with autocommit(pool_of(ctx)) as conn:
+        mine = [await storage.subscriptions.to_feed(conn, user.id, url=f["url"]) for f in found]
+    return FeedChoices(
+        feeds=[
+            FeedChoice(**feed, subscription_id=sub["id"] if sub else None)
+            for feed, sub in zip(found, mine, strict=True)
+        ]
+    )
+
+
+def _usable(found: list[dict[str, str]], limits: FetchLimits) -> list[dict[str, str]]:
+    """The candidates in the form subscribing stores (so that they compare with stored feeds),
+    without any the policy refuses."""
+    usable: dict[str, dict[str, str]] = {}
+    for feed in found:
+        try:
+            url = feed_address.feed_url(feed["url"], limits)
+        except feed_address.UrlRefused:
+            continue
+        usable.setdefault(url, {"url": url, "title": feed["title"]})
+    return list(usable.values())
 
 
 @router.post(

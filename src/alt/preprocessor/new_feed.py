@@ -6,6 +6,7 @@ paths; store the feed and its first entries. Documents are parsed as the fetcher
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -87,6 +88,40 @@ async def find_feed(
         if isinstance(found, ParsedFeed):
             return candidate, found_result, found
     raise NotAFeed(f"{url} is not a feed ({feed}) and names no feed we could read")
+
+
+@dataclass(frozen=True)
+class Choice:
+    url: str
+    title: str
+
+
+async def _parsed(egress: EgressClient, parsers: FeedParsers, url: str) -> Choice | None:
+    try:
+        _, feed = await _try(egress, parsers, url)
+    except FetchError:
+        return None
+    return Choice(url, feed.title) if isinstance(feed, ParsedFeed) else None
+
+
+async def list_feeds(egress: EgressClient, parsers: FeedParsers, url: str) -> list[Choice]:
+    """The feeds to choose from at `url`: the feed itself, or every readable feed the page
+    announces (checked together), else the one `find_feed` finds on the usual paths. Raises as
+    `find_feed` does; stores nothing."""
+    result, feed = await _try(egress, parsers, url)
+    if isinstance(feed, ParsedFeed):
+        return [Choice(url, feed.title)]
+    if not feed.not_a_feed:
+        raise FeedUnreadable(f"The feed at {url} could not be parsed: {feed}")
+    announced = [c for c in discover_feed_links(result.body, result.url) if c != url]
+    checked = await asyncio.gather(
+        *(_parsed(egress, parsers, c) for c in announced[:MAX_CANDIDATES])
+    )
+    found = [choice for choice in checked if choice is not None]
+    if found:
+        return found
+    found_url, _, found_feed = await find_feed(egress, parsers, url)
+    return [Choice(found_url, found_feed.title)]
 
 
 async def store_new_feed(

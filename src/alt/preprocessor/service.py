@@ -4,7 +4,7 @@ applies retention."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import procrastinate
@@ -52,6 +52,33 @@ class DiscoverResponse(BaseModel):
     inserted: int
 
 
+class FeedChoice(BaseModel):
+    url: str
+    title: str
+
+
+class FeedChoices(BaseModel):
+    feeds: list[FeedChoice]
+
+
+@contextlib.contextmanager
+def _verdicts(url: str) -> Iterator[None]:
+    """Why `url` gives no feed, as a 422 for the person who typed it."""
+    try:
+        yield
+    except FetchError as exc:
+        raise AltError(
+            422,
+            f"fetch_{exc.reason}",
+            f"Could not fetch {url}: {exc}",
+            {"reason": exc.reason, "status": exc.status},
+        ) from None
+    except new_feed.NotAFeed as exc:
+        raise AltError(422, "not_a_feed", str(exc)) from None
+    except new_feed.FeedUnreadable as exc:
+        raise AltError(422, "feed_unreadable", str(exc)) from None
+
+
 def _router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 
@@ -62,21 +89,19 @@ def _router(runtime: Runtime) -> APIRouter:
         assert runtime.egress is not None
         assert runtime.parsers is not None
         assert ctx.pool is not None
-        try:
+        with _verdicts(body.url):
             url, result, feed = await new_feed.find_feed(runtime.egress, runtime.parsers, body.url)
-        except FetchError as exc:
-            raise AltError(
-                422,
-                f"fetch_{exc.reason}",
-                f"Could not fetch {body.url}: {exc}",
-                {"reason": exc.reason, "status": exc.status},
-            ) from None
-        except new_feed.NotAFeed as exc:
-            raise AltError(422, "not_a_feed", str(exc)) from None
-        except new_feed.FeedUnreadable as exc:
-            raise AltError(422, "feed_unreadable", str(exc)) from None
         found = await new_feed.store_new_feed(ctx.pool, runtime.policy, url, result, feed)
         return DiscoverResponse(**found.__dict__)
+
+    @router.post("/candidates")
+    async def feed_candidates(body: DiscoverRequest) -> FeedChoices:
+        """The feeds at (or announced by) a URL, to choose from; nothing is stored."""
+        assert runtime.egress is not None
+        assert runtime.parsers is not None
+        with _verdicts(body.url):
+            found = await new_feed.list_feeds(runtime.egress, runtime.parsers, body.url)
+        return FeedChoices(feeds=[FeedChoice(url=c.url, title=c.title) for c in found])
 
     return router
 

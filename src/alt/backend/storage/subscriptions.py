@@ -34,6 +34,7 @@ class SubscriptionRow(TypedDict):
     error_count: int
     last_error: str | None
     last_warnings: str | None
+    next_check_at: datetime
     unread_count: int
 
 
@@ -59,6 +60,7 @@ _SELECT = """
 SELECT s.id, s.title AS custom_title, s.created_at, s.category_id, c.name AS category_name,
        f.id AS feed_id, f.url, f.title AS feed_title, f.site_url, f.status, f.last_checked_at,
        f.last_success_at, f.error_count, f.last_error, f.last_warnings,
+       f.next_check_at,
        (SELECT count(*) FROM articles a WHERE a.feed_id = s.feed_id)
          - (SELECT count(*) FROM read_states r
              WHERE r.user_id = s.user_id AND r.feed_id = s.feed_id) AS unread_count
