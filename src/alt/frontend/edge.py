@@ -227,7 +227,9 @@ async def validate_session(
     payload: dict[str, Any] = answer.json()
     if reuse:
         edge.sessions.put(session, payload)
-    elif unsafe:  # it may end the user's sessions; an admin's, anyone's
+    elif request.method.upper() not in SAFE_METHODS:
+        # It may end the user's sessions (an admin's: anyone's). A GET page that vouches for a
+        # write of its own (an article marked read on open) changes none.
         user = payload["user"]
         if user.get("role") == "admin":
             edge.sessions.clear()
