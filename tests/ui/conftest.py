@@ -100,25 +100,33 @@ class UI:
         await self.login(email)
 
     async def axe(self) -> list[dict[str, Any]]:
-        """axe-core's serious and critical violations on the current page."""
-        await self.page.evaluate(axe_source())
-        result = await self.page.evaluate("async () => (await axe.run(document)).violations")
-        return [v for v in result if v.get("impact") in SERIOUS]
+        return await axe_violations(self.page)
 
     async def screenshots(self, name: str, *, dark: bool = True) -> list[Path]:
-        """The current page at phone and desktop widths (light, and dark when `dark`)."""
-        saved: list[Path] = []
-        schemes = ("light", "dark") if dark else ("light",)
-        for width_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
-            await self.page.set_viewport_size(size)
-            for scheme in schemes:
-                await self.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
-                path = screenshot_path(f"{name}-{width_name}-{scheme}")
-                await self.page.screenshot(path=str(path), full_page=True)
-                saved.append(path)
-        await self.page.set_viewport_size(DESKTOP)
-        await self.page.emulate_media(color_scheme="light")
-        return saved
+        return await screenshots(self.page, name, dark=dark)
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the current page."""
+    await page.evaluate(axe_source())
+    result = await page.evaluate("async () => (await axe.run(document)).violations")
+    return [v for v in result if v.get("impact") in SERIOUS]
+
+
+async def screenshots(page: Page, name: str, *, dark: bool = True) -> list[Path]:
+    """The current page at phone and desktop widths (light, and dark when `dark`)."""
+    saved: list[Path] = []
+    schemes = ("light", "dark") if dark else ("light",)
+    for width_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        for scheme in schemes:
+            await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+            path = screenshot_path(f"{name}-{width_name}-{scheme}")
+            await page.screenshot(path=str(path), full_page=True)
+            saved.append(path)
+    await page.set_viewport_size(DESKTOP)
+    await page.emulate_media(color_scheme="light")
+    return saved
 
 
 @pytest.fixture
@@ -131,7 +139,9 @@ async def ui(stack: BackendStack, chromium: Browser) -> AsyncIterator[UI]:  # no
     page.on(
         "console",
         lambda message: (
-            made.problems.append(f"console {message.type}: {message.text}")
+            made.problems.append(
+                f"console {message.type}: {message.text} ({message.location.get('url', '')})"
+            )
             if message.type == "error"
             else None
         ),

@@ -84,3 +84,25 @@ async def test_an_article_waiting_for_its_full_text_says_so(stack: BackendStack)
     assert "The full text is being fetched" in page.text
     assert "No summary yet: it is written once the full text is in." in page.text
     assert "Text <b>of</b>" in page.text  # the feed's content meanwhile
+
+
+async def test_an_article_opened_from_here_is_read_without_javascript(stack: BackendStack) -> None:
+    alice = await reader(stack, {None: 1}, articles=3)
+    first, second, third = newest_first(stack, "a.feed_id = %s", (alice.feeds[0],))
+    http = alice.browser.http
+    opened = await http.get(f"/articles/{first}", headers={"Sec-Fetch-Site": "same-origin"})
+    typed = await http.get(f"/articles/{second}", headers={"Sec-Fetch-Site": "none"})
+    # A page of another site that links here does not mark anything by itself.
+    linked = await http.get(f"/articles/{third}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert [opened.status_code, typed.status_code, linked.status_code] == [200, 200, 200]
+    # Back on the page from itself (its own "Mark unread" or a reload) keeps what was chosen.
+    await alice.browser.call("POST", f"/articles/{first}/unread", data={"next": "/"})
+    again = await http.get(
+        f"/articles/{first}",
+        headers={"Sec-Fetch-Site": "same-origin", "Referer": f"{stack.edge_url}/articles/{first}"},
+    )
+    assert 'data-opened-unread="true"' in again.text
+    await alice.browser.call("POST", f"/articles/{first}/read", data={"next": "/"})
+    assert 'data-opened-unread="true"' not in opened.text
+    assert 'data-opened-unread="true"' in linked.text
+    assert unread_ids(stack, alice) == [third]

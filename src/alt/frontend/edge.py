@@ -11,7 +11,11 @@ Nothing a browser sends in an `X-Alt-*` header is ever passed on.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,7 @@ from alt.platform.auth_wire import (
     CLIENT_UA_HEADER,
     CSRF_HEADER,
     PRESESSION_HEADER,
+    SAFE_METHODS,
     SESSION_HEADER,
     SET_PRESESSION_HEADER,
     SET_SESSION_HEADER,
@@ -39,6 +44,61 @@ PASSED_ON = ("content-type", "accept", "origin", "sec-fetch-site")
 KEPT_FROM_UPSTREAM = ("content-type", "retry-after", "cache-control")
 
 
+class SessionAnswers:
+    """auth-service's recent answers about sessions, for GET pages to reuse for `lifetime_s`
+    instead of a call to auth-service each. Measured with bench/ui (full data set, 4 clients):
+    CPU per unread page 20.2 -> 15.6 ms (auth-service 3.0 -> 1.5, the edge 10.9 -> 8.7), per
+    article page 12.3 -> 8.5 ms; with 10 users, the edge's CPU per page 4.2 -> 1.0 ms. Keyed by
+    a hash of the session token, at most `size` sessions, the oldest dropped first."""
+
+    def __init__(
+        self, lifetime_s: float, size: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.lifetime_s = lifetime_s
+        self.size = size
+        self._clock = clock
+        self._answers: OrderedDict[bytes, tuple[float, dict[str, Any]]] = OrderedDict()
+
+    @staticmethod
+    def _key(session: str) -> bytes:
+        return hashlib.sha256(session.encode()).digest()
+
+    def get(self, session: str) -> dict[str, Any] | None:
+        key = self._key(session)
+        found = self._answers.get(key)
+        if found is None:
+            return None
+        if self._clock() >= found[0]:
+            del self._answers[key]
+            return None
+        return found[1]
+
+    def put(self, session: str, answer: dict[str, Any]) -> None:
+        if self.lifetime_s <= 0:
+            return
+        key = self._key(session)
+        self._answers[key] = (self._clock() + self.lifetime_s, answer)
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+
+    def forget(self, session: str) -> None:
+        """Drop the answers about every session of this session's user (it may be ending them,
+        changing the password or the user's settings), or this one's when it is not known."""
+        found = self._answers.pop(self._key(session), None)
+        if found is not None:
+            self.forget_user(found[1]["user"]["id"])
+
+    def forget_user(self, user_id: str) -> None:
+        for key in [
+            k for k, (_, answer) in self._answers.items() if answer["user"]["id"] == user_id
+        ]:
+            del self._answers[key]
+
+    def clear(self) -> None:
+        self._answers.clear()
+
+
 @dataclass(frozen=True)
 class Edge:
     settings: Settings
@@ -47,6 +107,7 @@ class Edge:
     session_cookie: str
     presession_cookie: str
     origins: frozenset[str]
+    sessions: SessionAnswers
 
     @classmethod
     def build(cls, settings: Settings, cfg: EdgeSettings) -> Edge:
@@ -59,6 +120,7 @@ class Edge:
             f"{prefix}alt_session",
             f"{prefix}alt_presession",
             allowed_origins(str(settings.alt_frontend_url), cfg.cors_origins),
+            SessionAnswers(cfg.page_session_reuse_s),
         )
 
 
@@ -119,20 +181,29 @@ async def call_auth(
     request: Request, method: str, path: str, *, csrf: str | None = None, **kwargs: Any
 ) -> httpx.Response:
     edge = edge_of(request)
+    session = request.cookies.get(edge.session_cookie)
+    if session and request.method.upper() not in SAFE_METHODS:
+        edge.sessions.forget(session)  # it may end sessions or change the user's settings
     headers = forwarded_headers(request, edge, csrf) | kwargs.pop("headers", {})
     services = request.app.state.ctx.services
     response: httpx.Response = await services.request(AUTH, method, path, headers=headers, **kwargs)
     return response
 
 
-async def validate_session(request: Request, *, unsafe: bool, csrf: str | None) -> dict[str, Any]:
+async def validate_session(
+    request: Request, *, unsafe: bool, csrf: str | None, reuse: bool = False
+) -> dict[str, Any]:
     """auth-service's word on the browser's session: the user, a short-lived user token for
     alt-backend and the session's CSRF token. 401 without a valid session; 403 when `unsafe`
-    and `csrf` is not the session's token."""
+    and `csrf` is not the session's token. With `reuse` (pages' GETs), an answer about the
+    same session at most `page_session_reuse_s` old may stand in; never for `unsafe`."""
     edge = edge_of(request)
     session = request.cookies.get(edge.session_cookie)
     if not session:
         raise AltError(401, "unauthenticated", "Log in to do this.")
+    reuse = reuse and not unsafe and request.method.upper() in SAFE_METHODS
+    if reuse and (known := edge.sessions.get(session)) is not None:
+        return known
     body = {
         "session_token": session[:128],
         "unsafe": unsafe,
@@ -154,6 +225,16 @@ async def validate_session(request: Request, *, unsafe: bool, csrf: str | None) 
         )
     answer.raise_for_status()
     payload: dict[str, Any] = answer.json()
+    if reuse:
+        edge.sessions.put(session, payload)
+    elif request.method.upper() not in SAFE_METHODS:
+        # It may end the user's sessions (an admin's: anyone's). A GET page that vouches for a
+        # write of its own (an article marked read on open) changes none.
+        user = payload["user"]
+        if user.get("role") == "admin":
+            edge.sessions.clear()
+        else:
+            edge.sessions.forget_user(user["id"])
     return payload
 
 

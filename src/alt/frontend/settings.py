@@ -14,8 +14,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class EdgeSettings(BaseModel):
-    """Who may call the edge with credentials, which proxies in front of it are believed, and
-    how often it checks the session behind a relayed event stream."""
+    """Who may call the edge with credentials, which proxies in front of it are believed, how
+    often it checks the session behind a relayed event stream, and how long a page may reuse
+    auth-service's answer about a session."""
 
     model_config = section("ALT_AUTH_")
 
@@ -27,6 +28,10 @@ class EdgeSettings(BaseModel):
     stream_session_check_s: Annotated[float, Field(gt=0)] = 5.0
     """How often the edge asks auth-service whether the session behind a relayed event stream
     is still live; the stream ends when it is not (logout, revocation, password change)."""
+    page_session_reuse_s: Annotated[float, Field(ge=0, le=5)] = 2.0
+    """How long a page (GET) may reuse auth-service's answer about the same session instead of
+    asking again; 0 asks every time. A session revoked elsewhere still sees pages this long;
+    state-changing requests always ask, and drop the answers about their user's sessions."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -7,16 +7,18 @@ sidebar after the list, so the list stays as fast as the JSON API. Without JavaS
 sidebar links to that page. Lists page by alt-backend's keyset cursor: a plain "Next page"
 link, which htmx turns into infinite scroll (the link's sentinel fetches the next items only).
 
-Opening an unread article marks it read from the page's script (js/reading.js presses the
-page's "Mark read" button): alt-backend accepts a write only with a CSRF-checked token, which a
-page's GET does not carry, so without JavaScript the reader presses that button.
+Opening an unread article marks it read. alt-backend accepts a write only with a CSRF-checked
+user token, which a page's GET does not carry: when the browser says the navigation started on
+this site (or was typed), the edge vouches for it with the session's own CSRF token. An article
+opened from a link on another site is marked by the page's script instead (js/reading.js
+presses the page's "Mark read" button), so that no other site can change a reader's marks.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -26,6 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from alt.frontend.edge import validate_session
 from alt.frontend.pages import safe_next
 from alt.frontend.ui.backend import Backend, backend
 from alt.frontend.ui.render import gettext, render
@@ -188,6 +191,24 @@ def summary_body(article: dict[str, Any]) -> tuple[str | None, str]:
     return article.get("content_html"), "feed"
 
 
+def opened_from_here(request: Request) -> bool:
+    """Whether the reader opened the page from this site (a link of ours, a bookmark, a typed
+    address), rather than from another site, or by coming back to it from itself (a reload,
+    or its own "Mark unread" button, which must not be undone)."""
+    same_site = request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    from_itself = urlsplit(request.headers.get("referer", "")).path == request.url.path
+    return same_site and not from_itself
+
+
+async def mark_read_on_open(request: Request, viewer: Viewer, article_id: int) -> None:
+    """Opening an article is reading it, with or without JavaScript. alt-backend changes
+    state only for a CSRF-checked user token: the edge vouches for this same-site navigation
+    by checking the session's own token."""
+    checked = await validate_session(request, unsafe=True, csrf=viewer.csrf)
+    vouched = replace(viewer, token=checked["token"])
+    await backend(request, vouched).send("PUT", f"/v1/articles/{article_id}/read")
+
+
 async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
     return {name: value for name, value in form.items() if isinstance(value, str)}
@@ -285,6 +306,9 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
         found["enclosures"] = [
             e for e in found["enclosures"] if isinstance(e, dict) and web_link(e.get("url"))
         ]
+        if not found["read"] and opened_from_here(request):
+            await mark_read_on_open(request, viewer, article_id)
+            found["read"] = True
         body, source = summary_body(found)
         context = {"viewer": viewer, "words": words(viewer.locale), "article": found}
         context |= {"body": body, "source": source}

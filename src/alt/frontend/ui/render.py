@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from babel.core import Locale
 from babel.dates import format_datetime, format_timedelta
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -25,11 +26,14 @@ def environment(locale: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship in the package: no stat of each file per page
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals |= {"asset_url": asset_url, "locale": locale, "locale_names": LOCALE_NAMES}
-    env.filters["when"] = lambda value: _when(value, locale)
-    env.filters["ago"] = lambda value: _ago(value, locale)
+    # A parsed Locale, not its name: Babel would parse the name again at every date.
+    parsed = Locale.parse(locale)
+    env.filters["when"] = lambda value: _when(value, parsed)
+    env.filters["ago"] = lambda value: _ago(value, parsed)
     return env
 
 
@@ -39,12 +43,12 @@ def _parse(value: datetime | str | None) -> datetime | None:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def _when(value: datetime | str | None, locale: str) -> str:
+def _when(value: datetime | str | None, locale: Locale) -> str:
     moment = _parse(value)
     return format_datetime(moment, "medium", locale=locale) if moment else ""
 
 
-def _ago(value: datetime | str | None, locale: str) -> str:
+def _ago(value: datetime | str | None, locale: Locale) -> str:
     """`3 hours` style age of a past moment (`in 3 hours` for a future one)."""
     moment = _parse(value)
     if moment is None:

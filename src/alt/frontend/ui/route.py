@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from alt.frontend.pages import login_url
 from alt.frontend.ui.render import render
@@ -42,6 +43,8 @@ class PageErrors(APIRoute):
         async def answered(request: Request) -> Response:
             try:
                 return await handle(request)
+            except ClientDisconnect:  # the browser went away mid-request: nobody to answer
+                return Response(status_code=400)
             except LoginRequired:
                 target = login_url(request.url.path)
                 if is_htmx(request):

@@ -2,7 +2,8 @@
 
 Every page that needs a login takes a `Viewer` (the `ViewerDep` dependency). It costs one call to
 auth-service, which also checks the CSRF token of a state-changing request: the `X-CSRF-Token`
-header (htmx and our scripts send it) or the form's `csrf_token` field (plain forms).
+header (htmx and our scripts send it) or the form's `csrf_token` field (plain forms). A GET page
+may reuse an answer about its session for up to ALT_AUTH_PAGE_SESSION_REUSE_S (2 s).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ async def current_viewer(request: Request) -> Viewer:
     unsafe = request.method.upper() not in SAFE_METHODS
     csrf = await form_csrf(request) if unsafe else None
     try:
-        answer = await validate_session(request, unsafe=unsafe, csrf=csrf)
+        # A GET page may reuse a fresh answer about its session (ALT_AUTH_PAGE_SESSION_REUSE_S).
+        answer = await validate_session(request, unsafe=unsafe, csrf=csrf, reuse=not unsafe)
     except AltError as exc:
         if exc.status == 401:
             raise LoginRequired from exc
