@@ -125,9 +125,9 @@ async function saveUnread(signal) {
 }
 
 async function saveArticle(cache, page, signal) {
-  // Fetching a page runs none of its scripts: saving it does not mark it read (the page's
-  // script does that when someone opens it; offline, that change waits in the queue).
-  const response = await fetch(page, { redirect: "error", signal });
+  // `Purpose: prefetch`: saving a page is not opening it, so the page marks nothing read (it
+  // does when someone opens the saved copy: offline, that change waits in the queue).
+  const response = await fetch(page, { headers: { Purpose: "prefetch" }, redirect: "error", signal });
   if (response.ok && isType(response, "text/html")) await cache.put(page, response);
 }
 

@@ -43,6 +43,13 @@ BACKGROUND_COLOUR = "#ffffff"
 MANIFEST_TYPE = "application/manifest+json"
 
 
+def is_prefetch(request: Request) -> bool:
+    """A page fetched ahead of being read (the worker saving it for offline reading, or the
+    browser's own prefetch): fetching it is not opening it."""
+    purpose = request.headers.get("sec-purpose") or request.headers.get("purpose") or ""
+    return purpose.startswith("prefetch")
+
+
 def manifest(locale: str) -> dict[str, Any]:
     return {
         "id": "/",

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from alt.frontend.edge import validate_session
 from alt.frontend.pages import safe_next
 from alt.frontend.ui.backend import Backend, backend
+from alt.frontend.ui.pwa import is_prefetch
 from alt.frontend.ui.render import gettext, render
 from alt.frontend.ui.route import is_htmx
 from alt.frontend.ui.viewer import Viewer, ViewerDep
@@ -197,7 +198,7 @@ def opened_from_here(request: Request) -> bool:
     or its own "Mark unread" button, which must not be undone)."""
     same_site = request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
     from_itself = urlsplit(request.headers.get("referer", "")).path == request.url.path
-    return same_site and not from_itself
+    return same_site and not from_itself and not is_prefetch(request)
 
 
 async def mark_read_on_open(request: Request, viewer: Viewer, article_id: int) -> None:
