@@ -49,7 +49,7 @@ async def edge(stack: Stack) -> AsyncIterator[None]:
 
     @probe.api_route(PROBE, methods=["GET", "POST"])
     async def who(request: Request, viewer: ViewerDep) -> PlainTextResponse:
-        return PlainTextResponse(viewer.name)
+        return PlainTextResponse(viewer.user["email"])
 
     parts = service.parts(stack.settings)
     parts.routers.insert(1, probe)
@@ -99,7 +99,7 @@ class Clock:
 def test_an_answer_stands_for_its_lifetime_only() -> None:
     clock = Clock()
     answers = SessionAnswers(2.0, clock=clock)
-    answers.put("session-a", answer("a"))
+    answers.put("session-a", answer("a"), answers.generation)
     clock.now += 1.9
     assert answers.get("session-a") == answer("a")
     assert answers.get("session-b") is None
@@ -113,28 +113,40 @@ def answer(user_id: str) -> dict[str, Any]:
 
 def test_no_lifetime_keeps_nothing() -> None:
     off = SessionAnswers(0.0)
-    off.put("session-a", answer("a"))
+    off.put("session-a", answer("a"), off.generation)
     assert off.get("session-a") is None
 
 
 def test_forgetting_a_session_forgets_its_user_s_other_sessions() -> None:
     answers = SessionAnswers(2.0)
     for session, user in (("phone", "a"), ("laptop", "a"), ("other", "b")):
-        answers.put(session, answer(user))
+        answers.put(session, answer(user), answers.generation)
     answers.forget("laptop")
     assert answers.get("phone") is None
     assert answers.get("other") == answer("b")
     answers.forget_user("b")
     assert answers.get("other") is None
-    answers.put("again", answer("c"))
+    answers.put("again", answer("c"), answers.generation)
     answers.clear()
     assert answers.get("again") is None
+
+
+def test_an_answer_asked_for_before_a_change_is_not_kept_after_it() -> None:
+    """A page's session check that raced a logout or a settings change must not store the
+    answer from before it."""
+    answers = SessionAnswers(2.0)
+    asked_at = answers.generation
+    answers.forget_user("someone")  # a change lands while the check is on its way
+    answers.put("session-a", answer("a"), asked_at)
+    assert answers.get("session-a") is None
+    answers.put("session-a", answer("a"), answers.generation)
+    assert answers.get("session-a") == answer("a")
 
 
 def test_the_store_is_bounded_and_keyed_by_hashes() -> None:
     answers = SessionAnswers(2.0, size=2)
     for name in ("first", "second", "third"):
-        answers.put(f"token-{name}", answer(name))
+        answers.put(f"token-{name}", answer(name), answers.generation)
     assert answers.get("token-first") is None  # the oldest went
     assert answers.get("token-third") == answer("third")
     assert not any(b"token" in key for key in answers._answers)

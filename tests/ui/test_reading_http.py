@@ -106,3 +106,26 @@ async def test_an_article_opened_from_here_is_read_without_javascript(stack: Bac
     assert 'data-opened-unread="true"' not in opened.text
     assert 'data-opened-unread="true"' in linked.text
     assert unread_ids(stack, alice) == [third]
+
+
+async def test_a_wrong_address_or_query_is_a_clear_page_not_an_error(stack: BackendStack) -> None:
+    alice = await reader(stack, {None: 1}, articles=1)
+    http = alice.browser.http
+    wrong_path = await http.get("/subscriptions/abc")
+    wrong_query = await http.get("/stats", params={"days": "x" * 20})
+    assert wrong_path.status_code == 404
+    assert wrong_query.status_code == 422
+    for page in (wrong_path, wrong_query):
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Traceback" not in page.text
+
+
+async def test_a_browser_that_does_not_say_where_it_came_from_marks_only_from_here(
+    stack: BackendStack,
+) -> None:
+    alice = await reader(stack, {None: 1}, articles=2)
+    first, second = newest_first(stack, "a.feed_id = %s", (alice.feeds[0],))
+    http = alice.browser.http
+    await http.get(f"/articles/{first}", headers={"Referer": "https://elsewhere.example/x"})
+    await http.get(f"/articles/{second}", headers={"Referer": f"{stack.edge_url}/"})
+    assert unread_ids(stack, alice) == [first]

@@ -273,5 +273,5 @@ async def test_a_page_without_counts_opens_no_stream(ui: UI) -> None:
     assert await ui.page.locator("script[src*='js/live']").count() == 1
     assert streams == []
     await ui.goto("/stats")
-    await ui.page.wait_for_function("document.querySelector('[data-stat]') !== null")
+    await ui.page.wait_for_function("() => document.querySelector('[data-stat]') !== null")
     assert streams == [ui.url("/api/v1/sse/feeds/stats")]

@@ -42,6 +42,16 @@ from alt.platform.errors import AltError
 AUTH = "auth-service"
 PASSED_ON = ("content-type", "accept", "origin", "sec-fetch-site")
 KEPT_FROM_UPSTREAM = ("content-type", "retry-after", "cache-control")
+VALIDATE_PATH = "/v1/auth/validate"
+
+
+def json_or_empty(answer: httpx.Response) -> dict[str, Any]:
+    """An answer's JSON object, or {} when its body is something else."""
+    try:
+        data = answer.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class SessionAnswers:
@@ -58,6 +68,9 @@ class SessionAnswers:
         self.size = size
         self._clock = clock
         self._answers: OrderedDict[bytes, tuple[float, dict[str, Any]]] = OrderedDict()
+        self.generation = 0
+        """Moves at every drop: an answer asked for before a drop is not stored after it (it
+        may be what the change made untrue)."""
 
     @staticmethod
     def _key(session: str) -> bytes:
@@ -73,8 +86,8 @@ class SessionAnswers:
             return None
         return found[1]
 
-    def put(self, session: str, answer: dict[str, Any]) -> None:
-        if self.lifetime_s <= 0:
+    def put(self, session: str, answer: dict[str, Any], asked_at_generation: int) -> None:
+        if self.lifetime_s <= 0 or asked_at_generation != self.generation:
             return
         key = self._key(session)
         self._answers[key] = (self._clock() + self.lifetime_s, answer)
@@ -90,12 +103,14 @@ class SessionAnswers:
             self.forget_user(found[1]["user"]["id"])
 
     def forget_user(self, user_id: str) -> None:
+        self.generation += 1
         for key in [
             k for k, (_, answer) in self._answers.items() if answer["user"]["id"] == user_id
         ]:
             del self._answers[key]
 
     def clear(self) -> None:
+        self.generation += 1
         self._answers.clear()
 
 
@@ -182,11 +197,16 @@ async def call_auth(
 ) -> httpx.Response:
     edge = edge_of(request)
     session = request.cookies.get(edge.session_cookie)
+    changes_accounts = method.upper() not in SAFE_METHODS and path != VALIDATE_PATH
     if session and request.method.upper() not in SAFE_METHODS:
-        edge.sessions.forget(session)  # it may end sessions or change the user's settings
+        edge.sessions.forget(session)
+    if changes_accounts:  # it may end sessions or change a user (an admin's: anyone)
+        edge.sessions.clear()
     headers = forwarded_headers(request, edge, csrf) | kwargs.pop("headers", {})
     services = request.app.state.ctx.services
     response: httpx.Response = await services.request(AUTH, method, path, headers=headers, **kwargs)
+    if changes_accounts:  # and what pages asked for meanwhile may already be untrue
+        edge.sessions.clear()
     return response
 
 
@@ -204,6 +224,7 @@ async def validate_session(
     reuse = reuse and not unsafe and request.method.upper() in SAFE_METHODS
     if reuse and (known := edge.sessions.get(session)) is not None:
         return known
+    generation = edge.sessions.generation
     body = {
         "session_token": session[:128],
         "unsafe": unsafe,
@@ -212,12 +233,12 @@ async def validate_session(
     answer = await call_auth(
         request,
         "POST",
-        "/v1/auth/validate",
+        VALIDATE_PATH,
         json=body,
         headers={"content-type": "application/json"},
     )
     if answer.status_code in (401, 403):
-        data = answer.json()
+        data = json_or_empty(answer)
         raise AltError(
             answer.status_code,
             data.get("code", "unauthenticated"),
@@ -226,7 +247,7 @@ async def validate_session(
     answer.raise_for_status()
     payload: dict[str, Any] = answer.json()
     if reuse:
-        edge.sessions.put(session, payload)
+        edge.sessions.put(session, payload, generation)
     elif request.method.upper() not in SAFE_METHODS:
         # It may end the user's sessions (an admin's: anyone's). A GET page that vouches for a
         # write of its own (an article marked read on open) changes none.

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from alt.frontend.edge import apply_cookies, call_auth, edge_of
+from alt.frontend.edge import apply_cookies, call_auth, edge_of, json_or_empty
 from alt.frontend.ui.render import render
 from alt.platform.auth_wire import SETUP_PATH
 from alt.platform.errors import AltError
@@ -84,7 +84,7 @@ def login_page(
 async def registration_open(request: Request) -> bool:
     """Whether the admin lets people register (False when auth-service cannot say)."""
     answer = await call_auth(request, "GET", "/v1/auth/settings")
-    return answer.status_code == 200 and answer.json().get("registration_open") is True
+    return answer.status_code == 200 and json_or_empty(answer).get("registration_open") is True
 
 
 def setup_page(
@@ -134,10 +134,10 @@ async def submit_form(
     )
     if answer.is_success:
         response: Response = RedirectResponse(done, status_code=303)
-    elif answer.status_code == 403 and answer.json().get("code") == "csrf_failed":
+    elif answer.status_code == 403 and json_or_empty(answer).get("code") == "csrf_failed":
         response = await fresh_form(request, page, value, _MESSAGES[403], 403)
     else:
-        message = answer.json().get("message") or _MESSAGES.get(answer.status_code)
+        message = json_or_empty(answer).get("message") or _MESSAGES.get(answer.status_code)
         response = page(request, csrf, value, message, answer.status_code)
     apply_cookies(answer, response, edge_of(request))
     return response

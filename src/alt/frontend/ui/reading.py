@@ -11,7 +11,8 @@ Opening an unread article marks it read. alt-backend accepts a write only with a
 user token, which a page's GET does not carry: when the browser says the navigation started on
 this site (or was typed), the edge vouches for it with the session's own CSRF token. An article
 opened from a link on another site is marked by the page's script instead (js/reading.js
-presses the page's "Mark read" button), so that no other site can change a reader's marks.
+presses the page's "Mark read" button, which another site's page cannot do without the reader's
+browser running our page), so that a page of another site cannot mark anything by itself.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from alt.frontend.ui.render import gettext, render
 from alt.frontend.ui.route import is_htmx
 from alt.frontend.ui.viewer import Viewer, ViewerDep
 from alt.platform.errors import AltError
+from alt.platform.logging import get_logger
 
 PAGE_SIZE = 30
 NAV_PAGE = 100
@@ -54,6 +56,8 @@ ACTIONS = {
     "unstar": ("DELETE", "star", "starred", False),
 }
 """Action: (alt-backend method, its path's last part, the mark it changes, the mark's new value)."""
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,15 @@ def summary_body(article: dict[str, Any]) -> tuple[str | None, str]:
 
 def opened_from_here(request: Request) -> bool:
     """Whether the reader opened the page from this site (a link of ours, a bookmark, a typed
-    address), rather than from another site, or by coming back to it from itself (a reload,
-    or its own "Mark unread" button, which must not be undone)."""
-    same_site = request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-    from_itself = urlsplit(request.headers.get("referer", "")).path == request.url.path
+    address), rather than from another site, or by coming back to it from itself (its own
+    "Mark unread" button, which must not be undone), or the worker saving it for offline."""
+    site = request.headers.get("sec-fetch-site")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if site is None:  # a browser that does not say: only a referrer of ours will do
+        same_site = f"{referer.scheme}://{referer.netloc}" == str(request.base_url).rstrip("/")
+    else:
+        same_site = site in ("same-origin", "none")
+    from_itself = referer.path == request.url.path
     return same_site and not from_itself and not is_prefetch(request)
 
 
@@ -208,6 +217,17 @@ async def mark_read_on_open(request: Request, viewer: Viewer, article_id: int) -
     checked = await validate_session(request, unsafe=True, csrf=viewer.csrf)
     vouched = replace(viewer, token=checked["token"])
     await backend(request, vouched).send("PUT", f"/v1/articles/{article_id}/read")
+
+
+async def marked_read_on_open(request: Request, viewer: Viewer, article_id: int) -> bool:
+    """Whether opening marked it; the article is shown either way (the page's script tries
+    again when it could not)."""
+    try:
+        await mark_read_on_open(request, viewer, article_id)
+    except AltError as exc:
+        log.warning("mark_read_on_open_failed", status=exc.status, code=exc.code)
+        return False
+    return True
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -308,8 +328,7 @@ def router(route_class: type[APIRoute], dependencies: Sequence[Any] = ()) -> API
             e for e in found["enclosures"] if isinstance(e, dict) and web_link(e.get("url"))
         ]
         if not found["read"] and opened_from_here(request):
-            await mark_read_on_open(request, viewer, article_id)
-            found["read"] = True
+            found["read"] = await marked_read_on_open(request, viewer, article_id)
         body, source = summary_body(found)
         context = {"viewer": viewer, "words": words(viewer.locale), "article": found}
         context |= {"body": body, "source": source}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
@@ -52,6 +53,10 @@ class PageErrors(APIRoute):
                 return RedirectResponse(target, status_code=303)
             except AltError as exc:
                 return error_page(request, exc.status, exc.message)
+            except RequestValidationError as exc:  # a page's address or its query is wrong
+                if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+                    return error_page(request, 404, "Not found.")
+                return error_page(request, 422, "Some of the values in the address are wrong.")
             except Exception:
                 log.exception("page_failed", path=request.url.path)
                 return error_page(request, 500, "Something went wrong. Please try again.")

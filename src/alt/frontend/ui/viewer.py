@@ -39,10 +39,6 @@ class Viewer:
     def is_admin(self) -> bool:
         return bool(self.user.get("role") == "admin")
 
-    @property
-    def name(self) -> str:
-        return str(self.user.get("display_name") or self.user.get("email") or "")
-
 
 async def form_csrf(request: Request) -> str | None:
     """The CSRF token a state-changing request carries, in its header or its form."""

@@ -189,7 +189,9 @@
   });
   showPager();
   // Opening an article is reading it (the button's form carries the CSRF token).
-  if (reader && reader.dataset.openedUnread === "true") {
+  // Not on a reload: the reader may have just marked it unread.
+  const reloaded = performance.getEntriesByType("navigation")[0]?.type === "reload";
+  if (reader && reader.dataset.openedUnread === "true" && !reloaded) {
     const form = reader.querySelector('.toggle-read[data-read="false"]');
     if (form) form.requestSubmit();
   }
