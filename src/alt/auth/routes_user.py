@@ -93,7 +93,7 @@ def _profile_routes(r: APIRouter) -> None:
     async def profile(who: AuthedDep, conn: ConnDep) -> dict[str, Any]:
         return await profile_body(conn, who)
 
-    @r.api_route("/v1/user/profile", methods=["PUT", "PATCH"])
+    @r.put("/v1/user/profile")
     async def update_profile(
         body: ProfileBody, who: AuthedDep, rt: RuntimeDep, conn: ConnDep
     ) -> Response:
@@ -111,6 +111,9 @@ def _profile_routes(r: APIRouter) -> None:
         if body.new_password is not None:
             return await _change_password(conn, rt, who, body.new_password)
         return JSONResponse(await profile_body(conn, who))
+
+    # The same change as PATCH (each method its own route, so each its own operation id).
+    r.add_api_route("/v1/user/profile", update_profile, methods=["PATCH"])
 
 
 async def _change_preferences(conn: Conn, who: Authed, change: dict[str, Any]) -> None:
