@@ -27,6 +27,8 @@ from tests.helpers import serving
 REUSE_S = 5.0
 """The longest the setting allows: within it, a reused answer would still stand."""
 DEADLINE_S = REUSE_S + 20.0
+"""Room for a loaded machine; the exact lifetime is checked with a clock of the test's own
+(`test_an_answer_stands_for_its_lifetime_only`)."""
 PROBE = "/probe-viewer"
 
 
@@ -157,7 +159,7 @@ def test_the_store_is_bounded_and_keyed_by_hashes() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_a_revoked_session_stops_seeing_pages_within_the_reuse_time(
+async def test_a_revoked_session_stops_seeing_pages_once_its_reused_answer_expires(
     stack: Stack, edge: None
 ) -> None:
     email, browser = await reader(stack, "revoked")
